@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// app carries what every command shares: the streams and the global flags.
+// Commands are thin adapters: parse flags, call a package, print.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	configFile    string
+	data          string
+	databaseURL   string
+	masterKeyFile string
+	logLevel      string
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "samlkeyd",
+		Short:         "Key custodian of a SAML service provider",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configFile, "config", "", "YAML config file (default: none; SAMLKEYD_* environment variables apply)")
+	pf.StringVar(&a.data, "data", "", "data directory: SQLite store and master key (default ./samlkeyd-data)")
+	pf.StringVar(&a.databaseURL, "database-url", "", "PostgreSQL URL of a store shared by several replicas (instead of SQLite)")
+	pf.StringVar(&a.masterKeyFile, "master-key-file", "", "file holding the master key that seals passwords (default <data>/master.key)")
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+
+	root.AddCommand(
+		a.serveCmd(),
+		a.keystoreCmd(),
+		a.certCmd(),
+		a.propertyCmd(),
+		a.migrateCmd(),
+		a.auditCmd(),
+		a.configCmd(),
+		a.metadataCmd(),
+		a.signCmd(),
+		a.checkCmd(),
+	)
+	return root
+}
+
+// logger returns the logger commands use: text to stderr at --log-level.
+func (a *app) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(a.logLevel))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// exitError carries a process exit code other than 1 (e.g. a check that ran
+// and failed, or validation that found problems).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

@@ -1,0 +1,174 @@
+// Package config owns the daemon's configuration: the typed shape of the
+// YAML file, loading it with viper (file, SAMLKEYD_* environment, flags),
+// defaults, validation, and hot reload. It knows nothing of keys or HTTP.
+package config
+
+import "time"
+
+// Config is the whole daemon configuration. A *Config is immutable once
+// loaded and validated; a reload builds a new one.
+type Config struct {
+	Listen        string `mapstructure:"listen" yaml:"listen"`
+	Data          string `mapstructure:"data" yaml:"data"`
+	DatabaseURL   string `mapstructure:"database_url" yaml:"database_url,omitempty"`
+	MasterKeyFile string `mapstructure:"master_key_file" yaml:"master_key_file,omitempty"`
+	LogLevel      string `mapstructure:"log_level" yaml:"log_level"`
+
+	SP         SP         `mapstructure:"sp" yaml:"sp"`
+	IdPs       []IdP      `mapstructure:"idps" yaml:"idps"`
+	Properties []Property `mapstructure:"properties" yaml:"properties"`
+	API        API        `mapstructure:"api" yaml:"api"`
+	Profiles   []Profile  `mapstructure:"profiles" yaml:"profiles"`
+	Checks     []Check    `mapstructure:"checks" yaml:"checks"`
+	Rotation   Rotation   `mapstructure:"rotation" yaml:"rotation"`
+	Alerts     Alerts     `mapstructure:"alerts" yaml:"alerts"`
+}
+
+// SP is the service provider's own SAML settings.
+type SP struct {
+	EntityID             string        `mapstructure:"entity_id" yaml:"entity_id"`
+	BaseURL              string        `mapstructure:"base_url" yaml:"base_url"`
+	ACS                  []Endpoint    `mapstructure:"acs" yaml:"acs"`
+	SLO                  []Endpoint    `mapstructure:"slo" yaml:"slo"`
+	NameIDFormats        []string      `mapstructure:"name_id_formats" yaml:"name_id_formats"`
+	WantAssertionsSigned bool          `mapstructure:"want_assertions_signed" yaml:"want_assertions_signed"`
+	Metadata             Metadata      `mapstructure:"metadata" yaml:"metadata"`
+	Organization         *Organization `mapstructure:"organization" yaml:"organization,omitempty"`
+	Contacts             []Contact     `mapstructure:"contacts" yaml:"contacts,omitempty"`
+}
+
+// Endpoint is a SAML endpoint: binding (post, redirect, or a full binding
+// URN), location, and for indexed endpoints index and default.
+type Endpoint struct {
+	Binding  string `mapstructure:"binding" yaml:"binding"`
+	Location string `mapstructure:"location" yaml:"location"`
+	Index    int    `mapstructure:"index" yaml:"index,omitempty"`
+	Default  bool   `mapstructure:"default" yaml:"default,omitempty"`
+}
+
+// Metadata says how SP metadata is published.
+type Metadata struct {
+	ValidFor           time.Duration `mapstructure:"valid_for" yaml:"valid_for"`
+	CacheDuration      time.Duration `mapstructure:"cache_duration" yaml:"cache_duration"`
+	Signed             bool          `mapstructure:"signed" yaml:"signed"`
+	SignatureAlgorithm string        `mapstructure:"signature_algorithm" yaml:"signature_algorithm,omitempty"`
+}
+
+// Organization is metadata's optional Organization element.
+type Organization struct {
+	Name        string `mapstructure:"name" yaml:"name"`
+	DisplayName string `mapstructure:"display_name" yaml:"display_name"`
+	URL         string `mapstructure:"url" yaml:"url"`
+	Lang        string `mapstructure:"lang" yaml:"lang,omitempty"`
+}
+
+// Contact is one metadata ContactPerson.
+type Contact struct {
+	Type      string `mapstructure:"type" yaml:"type"` // technical, support, administrative, billing, other
+	Company   string `mapstructure:"company" yaml:"company,omitempty"`
+	GivenName string `mapstructure:"given_name" yaml:"given_name,omitempty"`
+	SurName   string `mapstructure:"sur_name" yaml:"sur_name,omitempty"`
+	Email     string `mapstructure:"email" yaml:"email,omitempty"`
+	Phone     string `mapstructure:"phone" yaml:"phone,omitempty"`
+}
+
+// IdP is one identity provider record.
+type IdP struct {
+	Name               string   `mapstructure:"name" yaml:"name"`
+	EntityID           string   `mapstructure:"entity_id" yaml:"entity_id"`
+	SSO                Endpoint `mapstructure:"sso" yaml:"sso"`
+	SLO                Endpoint `mapstructure:"slo" yaml:"slo"`
+	SignatureAlgorithm string   `mapstructure:"signature_algorithm" yaml:"signature_algorithm,omitempty"`
+	DigestAlgorithm    string   `mapstructure:"digest_algorithm" yaml:"digest_algorithm,omitempty"`
+	SignAuthnRequest   bool     `mapstructure:"sign_authn_request" yaml:"sign_authn_request"`
+	SignLogoutRequest  bool     `mapstructure:"sign_logout_request" yaml:"sign_logout_request"`
+	EncryptAssertion   bool     `mapstructure:"encrypt_assertion" yaml:"encrypt_assertion"`
+	SigningCerts       []string `mapstructure:"signing_certs" yaml:"signing_certs,omitempty"`
+	MetadataFile       string   `mapstructure:"metadata_file" yaml:"metadata_file,omitempty"`
+	MetadataURL        string   `mapstructure:"metadata_url" yaml:"metadata_url,omitempty"`
+	AllowHTTP          bool     `mapstructure:"allow_http" yaml:"allow_http,omitempty"` // tests only: accept http: endpoints
+}
+
+// Property is one system property, such as
+// glide.authenticate.sso.saml2.keystore. Properties are a list because
+// their names contain dots, viper's key delimiter.
+type Property struct {
+	Name  string `mapstructure:"name" yaml:"name"`
+	Value string `mapstructure:"value" yaml:"value"`
+}
+
+// API holds the bearer tokens of the authenticated API.
+type API struct {
+	Tokens []Token `mapstructure:"tokens" yaml:"tokens"`
+}
+
+// Token is one API bearer token, stored as the hex SHA-256 of the token.
+type Token struct {
+	Name   string   `mapstructure:"name" yaml:"name"`
+	SHA256 string   `mapstructure:"sha256" yaml:"sha256"`
+	Scopes []string `mapstructure:"scopes" yaml:"scopes"`
+}
+
+// Profile is an outbound mTLS protocol profile.
+type Profile struct {
+	Name          string   `mapstructure:"name" yaml:"name"`
+	Keystore      string   `mapstructure:"keystore" yaml:"keystore"`
+	DefaultPort   int      `mapstructure:"default_port" yaml:"default_port"`
+	TrustStore    []string `mapstructure:"trust_store" yaml:"trust_store"`
+	MinTLSVersion string   `mapstructure:"min_tls_version" yaml:"min_tls_version,omitempty"`
+	ServerName    string   `mapstructure:"server_name" yaml:"server_name,omitempty"`
+}
+
+// Check is a scheduled outbound mTLS health check.
+type Check struct {
+	Name         string            `mapstructure:"name" yaml:"name"`
+	URL          string            `mapstructure:"url" yaml:"url"`
+	Profile      string            `mapstructure:"profile" yaml:"profile,omitempty"`
+	Method       string            `mapstructure:"method" yaml:"method,omitempty"`
+	ExpectStatus []int             `mapstructure:"expect_status" yaml:"expect_status,omitempty"`
+	Schedule     string            `mapstructure:"schedule" yaml:"schedule"`
+	Timeout      time.Duration     `mapstructure:"timeout" yaml:"timeout"`
+	Headers      map[string]string `mapstructure:"headers" yaml:"headers,omitempty"`
+}
+
+// Rotation holds the rotation policy per use; a nil policy means rotation
+// of that use is off.
+type Rotation struct {
+	Signing    *RotationPolicy `mapstructure:"signing" yaml:"signing,omitempty"`
+	Encryption *RotationPolicy `mapstructure:"encryption" yaml:"encryption,omitempty"`
+}
+
+// RotationPolicy says when and how one use's key is rolled over.
+type RotationPolicy struct {
+	KeyAlg       string        `mapstructure:"key_alg" yaml:"key_alg,omitempty"`
+	KeySize      int           `mapstructure:"key_size" yaml:"key_size,omitempty"`
+	Validity     time.Duration `mapstructure:"validity" yaml:"validity,omitempty"`
+	RotateBefore time.Duration `mapstructure:"rotate_before" yaml:"rotate_before"`
+	PublishFor   time.Duration `mapstructure:"publish_for" yaml:"publish_for"`
+	RetireAfter  time.Duration `mapstructure:"retire_after" yaml:"retire_after"`
+	MaxWait      time.Duration `mapstructure:"max_wait" yaml:"max_wait,omitempty"`
+	Schedule     string        `mapstructure:"schedule" yaml:"schedule"`
+}
+
+// Alerts configures expiry thresholds and alert sinks.
+type Alerts struct {
+	Thresholds []time.Duration `mapstructure:"thresholds" yaml:"thresholds"`
+	Webhook    *Webhook        `mapstructure:"webhook" yaml:"webhook,omitempty"`
+	SMTP       *SMTP           `mapstructure:"smtp" yaml:"smtp,omitempty"`
+}
+
+// Webhook is the JSON webhook alert sink.
+type Webhook struct {
+	URL            string        `mapstructure:"url" yaml:"url"`
+	HMACSecretFile string        `mapstructure:"hmac_secret_file" yaml:"hmac_secret_file,omitempty"`
+	Timeout        time.Duration `mapstructure:"timeout" yaml:"timeout,omitempty"`
+}
+
+// SMTP is the e-mail alert sink.
+type SMTP struct {
+	Addr         string   `mapstructure:"addr" yaml:"addr"`
+	From         string   `mapstructure:"from" yaml:"from"`
+	To           []string `mapstructure:"to" yaml:"to"`
+	Username     string   `mapstructure:"username" yaml:"username,omitempty"`
+	PasswordFile string   `mapstructure:"password_file" yaml:"password_file,omitempty"`
+}
