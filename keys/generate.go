@@ -1,0 +1,150 @@
+package keys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// GenerateOptions describe a key pair and its self-signed certificate, as
+// keytool -genkeypair takes them.
+type GenerateOptions struct {
+	Alias        string
+	KeyAlg       string // "RSA" (default) or "EC"
+	KeySize      int    // RSA: 2048 (default), 3072, 4096; EC: 256 (default), 384
+	ValidityDays int    // default 90, as keytool
+	DName        string // "CN=sp.example.com,O=Example,C=US"
+	Rand         io.Reader
+	Now          func() time.Time
+}
+
+// Generate makes a key pair and a self-signed certificate signed with
+// SHA-256 (RSA, EC P-256) or SHA-384 (EC P-384), returned as a private-key
+// entry.
+func Generate(o GenerateOptions) (*Entry, error) {
+	if o.Alias == "" {
+		return nil, errors.New("generate key pair: alias is empty")
+	}
+	r := o.Rand
+	if r == nil {
+		r = rand.Reader
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	days := o.ValidityDays
+	if days == 0 {
+		days = 90
+	}
+	if days < 0 {
+		return nil, fmt.Errorf("generate key pair %q: validity %d days: must be positive", o.Alias, days)
+	}
+	subject, err := ParseDName(o.DName)
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	}
+	var key crypto.Signer
+	var sigAlg x509.SignatureAlgorithm
+	switch strings.ToUpper(o.KeyAlg) {
+	case "", "RSA":
+		size := o.KeySize
+		if size == 0 {
+			size = 2048
+		}
+		if size != 2048 && size != 3072 && size != 4096 {
+			return nil, fmt.Errorf("generate key pair %q: RSA key size %d: use 2048, 3072 or 4096", o.Alias, size)
+		}
+		key, err = rsa.GenerateKey(r, size)
+		sigAlg = x509.SHA256WithRSA
+	case "EC":
+		var curve elliptic.Curve
+		switch o.KeySize {
+		case 0, 256:
+			curve, sigAlg = elliptic.P256(), x509.ECDSAWithSHA256
+		case 384:
+			curve, sigAlg = elliptic.P384(), x509.ECDSAWithSHA384
+		default:
+			return nil, fmt.Errorf("generate key pair %q: EC key size %d: use 256 or 384", o.Alias, o.KeySize)
+		}
+		key, err = ecdsa.GenerateKey(curve, r)
+	default:
+		return nil, fmt.Errorf("generate key pair %q: key algorithm %q: use RSA or EC", o.Alias, o.KeyAlg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	}
+	serial, err := randomSerial(r)
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	}
+	skid, err := subjectKeyID(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	}
+	start := now().UTC().Truncate(time.Second)
+	tmpl := &x509.Certificate{
+		SerialNumber:       serial,
+		Subject:            subject,
+		Issuer:             subject,
+		NotBefore:          start,
+		NotAfter:           start.Add(time.Duration(days) * 24 * time.Hour),
+		SignatureAlgorithm: sigAlg,
+		SubjectKeyId:       skid,
+		// keytool's self-signed certificates carry only a subject key id; the
+		// key usages below match what a SAML signing/encryption and mTLS
+		// client key needs.
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(r, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: self-sign: %w", o.Alias, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	}
+	return &Entry{Alias: o.Alias, Created: start, Key: key, Chain: []*x509.Certificate{cert}}, nil
+}
+
+// randomSerial returns a positive 63-bit serial number, as keytool uses.
+func randomSerial(r io.Reader) (*big.Int, error) {
+	var b [8]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return nil, fmt.Errorf("serial number: %w", err)
+	}
+	b[0] &= 0x7f
+	n := new(big.Int).SetBytes(b[:])
+	if n.Sign() == 0 {
+		n.SetInt64(1)
+	}
+	return n, nil
+}
+
+// subjectKeyID is the SHA-1 of the subject public key bits (RFC 5280
+// 4.2.1.2 method 1), as keytool computes it.
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &spki); err != nil {
+		return nil, err
+	}
+	return sha1Sum(spki.PublicKey.Bytes), nil
+}
