@@ -29,6 +29,9 @@ var (
 	ErrWrongKeyPassword   = errors.New("wrong key password")
 	ErrAliasNotFound      = errors.New("alias not found")
 	ErrNoPrivateKey       = errors.New("no private-key entry")
+	ErrAliasExists        = errors.New("alias already exists")
+	ErrReplyKeyMismatch   = errors.New("certificate reply does not match the alias's key")
+	ErrReplyNoChain       = errors.New("certificate reply does not chain to certificates in the keystore")
 )
 
 // Entry is one keystore entry: a private-key entry (Key set, Chain leaf
