@@ -72,7 +72,7 @@ func (f *failure) diagnose() string {
 	c := f.check
 	ourExpired := ""
 	if leaf := c.profile.client.Leaf; f.now.After(leaf.NotAfter) {
-		ourExpired = fmt.Sprintf("our client certificate %q expired at %s; renew the keystore of profile %q. ",
+		ourExpired = fmt.Sprintf("our client certificate %q expired at %s (renew the keystore of profile %q); ",
 			leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), c.profile.name)
 	}
 	if code, ok := remoteAlert(f.err); ok {
@@ -140,7 +140,7 @@ func (f *failure) diagnose() string {
 }
 
 func (f *failure) alertDiagnosis(code uint8) string {
-	name := tls.AlertError(code).Error()
+	name := strings.TrimPrefix(tls.AlertError(code).Error(), "tls: ")
 	switch code {
 	case alertBadCertificate, alertUnknownCA, alertCertificateUnknown, alertUnsupportedCertificate, alertAccessDenied, alertCertificateRevoked:
 		return fmt.Sprintf("the server did not trust our client certificate (handshake alert %s). %s", name, f.acceptableText())
