@@ -70,7 +70,7 @@ func (ks *Keystore) ImportReply(alias string, certs []*x509.Certificate) error {
 		return fmt.Errorf("import reply for alias %q: %w: issuer %q of %q is missing; import the root and intermediate certificates first (keystore import --trustcacerts) or give a bundle with the whole chain",
 			e.Alias, ErrReplyNoChain, last.Issuer.String(), last.Subject.String())
 	}
-	if err := last.CheckSignatureFrom(last); err != nil {
+	if err := checkSelfSigned(last); err != nil {
 		return fmt.Errorf("import reply for alias %q: %w: root %q: self-signature: %v", e.Alias, ErrReplyNoChain, last.Subject.String(), err)
 	}
 	if len(chain) == 1 && len(e.Chain) == 1 && chain[0].Equal(e.Chain[0]) {

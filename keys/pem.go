@@ -48,8 +48,10 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-// EncodePEM encodes certificates exactly as keytool -exportcert -rfc does:
-// "-----BEGIN CERTIFICATE-----", base64 in 64-column lines, LF line ends.
+// EncodePEM encodes certificates exactly as keytool -exportcert -rfc does,
+// byte for byte: "-----BEGIN CERTIFICATE-----" and LF, base64 in 64-column
+// lines separated by CR LF (Java's MIME encoder), then LF and
+// "-----END CERTIFICATE-----" and LF.
 func EncodePEM(certs []*x509.Certificate) []byte {
 	var buf bytes.Buffer
 	for _, c := range certs {
@@ -57,14 +59,11 @@ func EncodePEM(certs []*x509.Certificate) []byte {
 		s := base64.StdEncoding.EncodeToString(c.Raw)
 		for len(s) > 64 {
 			buf.WriteString(s[:64])
-			buf.WriteByte('\n')
+			buf.WriteString("\r\n")
 			s = s[64:]
 		}
-		if s != "" {
-			buf.WriteString(s)
-			buf.WriteByte('\n')
-		}
-		buf.WriteString("-----END CERTIFICATE-----\n")
+		buf.WriteString(s)
+		buf.WriteString("\n-----END CERTIFICATE-----\n")
 	}
 	return buf.Bytes()
 }
