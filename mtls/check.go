@@ -329,6 +329,12 @@ func (c *Check) run(ctx context.Context, r *Result, f *failure) {
 	}
 	if !c.statusOK(status) {
 		f.body = body
+		if certErrorPage(body) {
+			// nginx finishes the handshake and reports a refused client
+			// certificate as a 400 page: a tls failure in all but transport.
+			f.set(StageTLS, fmt.Errorf("status %d: server reports a client certificate error", status))
+			return
+		}
 		f.set(StageHTTP, fmt.Errorf("status %d, expected %s", status, c.expectText()))
 		return
 	}

@@ -131,7 +131,7 @@ func (f *failure) diagnose() string {
 			f.res.Address, c.port, c.profile.name, c.profile.defaultPort)
 	case errors.Is(f.err, syscall.EHOSTUNREACH), errors.Is(f.err, syscall.ENETUNREACH):
 		return fmt.Sprintf("%s is unreachable: check routing and firewalls", f.res.Address)
-	case f.stage == StageHTTP && f.res.Status != 0:
+	case f.res.Status != 0 && (f.stage == StageHTTP || certErrorPage(f.body)):
 		return ourExpired + f.statusDiagnosis()
 	case f.stage == StageTLS:
 		return ourExpired + "the TLS handshake failed: " + f.err.Error()
@@ -178,6 +178,9 @@ func (f *failure) acceptableText() string {
 	}
 	list := "The server accepts client certificates issued by: " + strings.Join(f.facts.acceptable, "; ") + ". "
 	if f.facts.issuerOK {
+		if f.now.After(leaf.NotAfter) {
+			return list + ours + ", which is among them."
+		}
 		return list + ours + ", which is among them: the partner may check more than the issuer (revocation, subject, key usage)."
 	}
 	reason := ""
@@ -187,14 +190,24 @@ func (f *failure) acceptableText() string {
 	return list + ours + ", which is not among them" + reason + ": use a keystore issued by one of those CAs, or send the partner our issuer's certificate for their trust store."
 }
 
+// The pages nginx serves when ssl_verify_client refuses a certificate.
+var (
+	nginxCertError = []byte("The SSL certificate error")
+	nginxNoCert    = []byte("No required SSL certificate was sent")
+)
+
+func certErrorPage(body []byte) bool {
+	return bytes.Contains(body, nginxCertError) || bytes.Contains(body, nginxNoCert)
+}
+
 // statusDiagnosis explains an unexpected HTTP status; nginx reports client
 // certificate failures as 400 pages after the handshake.
 func (f *failure) statusDiagnosis() string {
 	s := f.res.Status
 	switch {
-	case bytes.Contains(f.body, []byte("The SSL certificate error")):
+	case bytes.Contains(f.body, nginxCertError):
 		return fmt.Sprintf("the server did not trust our client certificate (it answered %d: The SSL certificate error). %s", s, f.acceptableText())
-	case bytes.Contains(f.body, []byte("No required SSL certificate was sent")):
+	case bytes.Contains(f.body, nginxNoCert):
 		return fmt.Sprintf("the server requires a client certificate and did not get one (it answered %d: No required SSL certificate was sent). %s", s, f.acceptableText())
 	case s == 401 || s == 403:
 		return fmt.Sprintf("the server answered %d after accepting the handshake: our certificate is trusted but not authorised for this path (expected %s)", s, f.check.expectText())
