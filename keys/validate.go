@@ -53,7 +53,9 @@ func Validate(ks *Keystore, now time.Time) Report {
 			if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
 				warn("%s: RSA key of %d bits, use 2048 or more", where, k.N.BitLen())
 			}
-			if weakSignature(c.SignatureAlgorithm) && !isSelfIssued(c) {
+			// A root's self-signature is not checked by peers; any other
+			// SHA-1 signature, including a self-signed leaf's, is weak.
+			if weakSignature(c.SignatureAlgorithm) && !(i > 0 && isSelfIssued(c)) {
 				warn("%s: signed with %s, ask the CA for SHA-256 or stronger", where, c.SignatureAlgorithm)
 			}
 		}
