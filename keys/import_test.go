@@ -234,4 +234,3 @@ func TestValidate(t *testing.T) {
 }
 
 var noPass = secret.Value{}
-
