@@ -139,7 +139,10 @@ func (s *Scheduler) Update(checks []*Check) error {
 		if j == nil {
 			j = &job{s: s, name: name}
 			l := cronLogger{log: s.log, check: name, metrics: s.o.Metrics}
-			j.wrapped = cron.NewChain(cron.Recover(l), cron.SkipIfStillRunning(l)).Then(j)
+			// Recover must also sit inside SkipIfStillRunning: in v3.0.1 a
+			// panic escapes it before it returns its token, and the job is
+			// skipped forever (robfig/cron#366, fixed after the release).
+			j.wrapped = cron.NewChain(cron.Recover(l), cron.SkipIfStillRunning(l), cron.Recover(l)).Then(j)
 			s.jobs[name] = j
 		} else if j.spec == c.spec {
 			j.check.Store(c)
