@@ -108,4 +108,3 @@ func (p *passwordFlags) fromFlags() (secret.Value, bool, error) {
 	}
 	return secret.Value{}, false, nil
 }
-
