@@ -243,8 +243,10 @@ func checkEndpoint(e *config.Endpoint, field string) error {
 		return fmt.Errorf("%w: sp.%s.binding: %q is not post, redirect, artifact, soap, paos or a binding URN", ErrInvalidInput, field, e.Binding)
 	}
 	e.Binding = urn
-	if !isURL(e.Location) {
-		return fmt.Errorf("%w: sp.%s.location: %q is not an absolute URL", ErrInvalidInput, field, e.Location)
+	// Every SAML 2.0 binding endpoint is an HTTP(S) URL (crewjam/saml and
+	// other readers refuse other schemes).
+	if !isURL(e.Location) || !strings.HasPrefix(strings.ToLower(e.Location), "https://") && !strings.HasPrefix(strings.ToLower(e.Location), "http://") {
+		return fmt.Errorf("%w: sp.%s.location: %q is not an absolute http(s) URL", ErrInvalidInput, field, e.Location)
 	}
 	return nil
 }

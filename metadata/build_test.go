@@ -297,6 +297,7 @@ func TestBuildErrors(t *testing.T) {
 		{"no acs", func(in *Input) { in.SP.ACS = nil }, ErrInvalidInput, "sp.acs"},
 		{"bad binding", func(in *Input) { in.SP.ACS[0].Binding = "carrier-pigeon" }, ErrInvalidInput, "sp.acs[0].binding"},
 		{"relative location", func(in *Input) { in.SP.SLO[1].Location = "/slo" }, ErrInvalidInput, "sp.slo[1].location"},
+		{"non-http location", func(in *Input) { in.SP.ACS[0].Location = "ftp://sp.example.com/acs" }, ErrInvalidInput, "sp.acs[0].location"},
 		{"duplicate acs index", func(in *Input) { in.SP.ACS[1].Index = 0 }, ErrInvalidInput, "sp.acs[1].index"},
 		{"two defaults", func(in *Input) { in.SP.ACS[1].Default = true }, ErrInvalidInput, "more than one endpoint"},
 		{"control character", func(in *Input) { in.SP.Organization.Name = "a\x00b" }, ErrInvalidInput, "sp.organization"},
