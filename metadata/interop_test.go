@@ -2,12 +2,16 @@ package metadata
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"samlkeyd/internal/tooltest"
 	"samlkeyd/keys"
@@ -108,5 +112,30 @@ func write(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSignedVerifiesWithGoxmldsig checks RSA-signed metadata with
+// goxmldsig's validator, which crewjam/saml-based IdPs use. (ECDSA is
+// left out on purpose: goxmldsig v1.6.1 expects ASN.1 DER ECDSA
+// signatures, while XML-DSig and xmlsec1 require r||s, which we write.)
+func TestSignedVerifiesWithGoxmldsig(t *testing.T) {
+	in := testInput(t)
+	in.SP.Metadata.Signed = true
+	p := mustBuild(t, in)
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(p.Metadata()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{in.Keys.Signing[0].Leaf()}})
+	ctx.Clock = dsig.NewFakeClockAt(clock)
+	if _, err := ctx.Validate(doc.Root()); err != nil {
+		t.Fatalf("goxmldsig rejects the signed metadata: %v", err)
+	}
+	// Signed by a key the validator does not trust: rejected.
+	other := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{in.Keys.Encryption[0].Leaf()}})
+	other.Clock = dsig.NewFakeClockAt(clock)
+	if _, err := other.Validate(doc.Root()); err == nil {
+		t.Fatal("goxmldsig accepted a signature by an untrusted certificate")
 	}
 }
