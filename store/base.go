@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"io"
+
+	"samlkeyd/keys"
+	"samlkeyd/secret"
+)
+
+// The ids of the base system keystores. The first two are the base system
+// sys_ids the reference documents; the others are samlkeyd's own.
+const (
+	BaseSigningID    = "3685fc22930212003c5537ae867ffb91" // SAML 2.0 Keystore_Key2048_SHA256
+	BaseFIPSID       = "c60ad24b732220103a5b0dd43cf6a7db" // SAML 2.0 Keystore_Key2048_SHA256_FIPS
+	BaseEncryptionID = "a2918fa7628c360857c3cfa6ac3b5858" // SAML 2.0 Keystore_Key2048_SHA256_Encryption
+	BaseLegacySPID   = "7550d1c4f421acfca6df81e84b6b8ff9" // SAML 2.0 SP Keystore (deprecated)
+)
+
+// BaseAlias is the alias of the base keystores' private-key entry.
+const BaseAlias = "saml2sp"
+
+// actorSystem is the audit actor of what the store does on its own.
+const actorSystem = "system"
+
+// BaseKeystore describes one base system keystore.
+type BaseKeystore struct {
+	ID       string
+	Name     string
+	Active   bool
+	Property string // the property a fresh store points at it, if any
+}
+
+// BaseKeystores returns the base system keystores Open creates on first
+// start, each from fresh key material: an RSA-2048 key with a
+// SHA-256-signed self-signed certificate in a JKS keystore under alias
+// saml2sp, with random passwords.
+func BaseKeystores() []BaseKeystore {
+	return []BaseKeystore{
+		{BaseSigningID, "SAML 2.0 Keystore_Key2048_SHA256", true, PropSigningKeystore},
+		{BaseFIPSID, "SAML 2.0 Keystore_Key2048_SHA256_FIPS", false, ""},
+		{BaseEncryptionID, "SAML 2.0 Keystore_Key2048_SHA256_Encryption", true, PropEncryptionKeystore},
+		{BaseLegacySPID, "SAML 2.0 SP Keystore", false, ""},
+	}
+}
+
+// baseValidityDays is the base keystores' certificate lifetime.
+const baseValidityDays = 730
+
+// ensureBaseKeystores creates the base keystores missing from the store.
+// A property is pointed at a base keystore only when this call created that
+// keystore and the property is unset: a store that already chose its
+// keystores (or was upgraded by the property copy) keeps its choice.
+func (s *Store) ensureBaseKeystores(ctx context.Context) error {
+	var missing []BaseKeystore
+	for _, b := range BaseKeystores() {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM records WHERE id = $1 OR name = $2`, b.ID, b.Name).Scan(&n); err != nil {
+			return fmt.Errorf("create base keystores: %w", err)
+		}
+		if n == 0 {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	// Generate outside the transaction: RSA key generation takes a while.
+	recs := make([]*Record, len(missing))
+	for i, b := range missing {
+		r, err := s.newBaseRecord(b)
+		if err != nil {
+			return fmt.Errorf("create base keystore %q: %w", b.Name, err)
+		}
+		recs[i] = r
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, b := range missing {
+			ok, err := s.insertRecord(ctx, tx, recs[i])
+			if err != nil {
+				return fmt.Errorf("%q: %w", b.Name, err)
+			}
+			if !ok {
+				continue // another replica made it meanwhile
+			}
+			if err := writeAudit(ctx, tx, s.now(), actorSystem, ActionRecordAdd, b.ID, "", b.Name); err != nil {
+				return err
+			}
+			if b.Property == "" {
+				continue
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO properties (name, value, updated) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+				b.Property, b.ID, fmtTime(s.now()))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				if err := writeAudit(ctx, tx, s.now(), actorSystem, ActionPropertySet, b.Property, "", b.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return bump(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("create base keystores: %w", err)
+	}
+	s.log.Info("created base system keystores", "count", len(missing))
+	return nil
+}
+
+// newBaseRecord generates the key material of one base keystore.
+func (s *Store) newBaseRecord(b BaseKeystore) (*Record, error) {
+	e, err := keys.Generate(keys.GenerateOptions{
+		Alias:        BaseAlias,
+		KeyAlg:       "RSA",
+		KeySize:      2048,
+		ValidityDays: baseValidityDays,
+		DName:        "CN=" + b.Name + ",O=samlkeyd",
+		Rand:         s.rand,
+		Now:          s.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	storePass, err := randomPassword(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	keyPass, err := randomPassword(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	ks := &keys.Keystore{Format: keys.FormatJKS, Entries: []*keys.Entry{e}}
+	data, err := ks.Marshal(storePass, keyPass)
+	if err != nil {
+		return nil, err
+	}
+	f, err := inspect(TypeJavaKeyStore, data, BaseAlias, storePass, keyPass)
+	if err != nil {
+		return nil, fmt.Errorf("check generated keystore: %w", err)
+	}
+	now := s.now().UTC()
+	return &Record{
+		ID: b.ID, Name: b.Name, Type: TypeJavaKeyStore, Format: f.format, Active: b.Active,
+		Alias: f.alias, NotAfter: f.notAfter, FingerprintSHA256: f.fingerprint,
+		Created: now, Updated: now, Data: data, StorePassword: storePass, KeyPassword: keyPass,
+	}, nil
+}
+
+// randomPassword returns 24 random bytes as URL-safe base64.
+func randomPassword(r io.Reader) (secret.Value, error) {
+	b := make([]byte, 24)
+	defer clear(b)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return secret.Value{}, fmt.Errorf("random password: %w", err)
+	}
+	enc := []byte(base64.RawURLEncoding.EncodeToString(b))
+	v := secret.New(enc)
+	clear(enc)
+	return v, nil
+}

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// dialect holds what differs between SQLite and PostgreSQL. Queries use $N
+// placeholders, which both understand.
+type dialect struct {
+	name      string // "sqlite" or "postgres"
+	blob      string // column type of bytes
+	serial    string // auto-increment primary key column
+	forUpdate string // row-lock suffix of a SELECT inside a write transaction
+}
+
+var (
+	sqliteDialect   = dialect{name: "sqlite", blob: "BLOB", serial: "INTEGER PRIMARY KEY AUTOINCREMENT"}
+	postgresDialect = dialect{name: "postgres", blob: "BYTEA", serial: "BIGSERIAL PRIMARY KEY", forUpdate: " FOR UPDATE"}
+)
+
+// sql expands {{blob}} and {{serial}} in a schema statement.
+func (d dialect) sql(q string) string {
+	return strings.NewReplacer("{{blob}}", d.blob, "{{serial}}", d.serial).Replace(q)
+}
+
+// sqliteFile is the database file name inside the data directory.
+const sqliteFile = "samlkeyd.db"
+
+// dataDir returns o.DataDir or the default.
+func (o Options) dataDir() string {
+	if o.DataDir == "" {
+		return DefaultDataDir
+	}
+	return o.DataDir
+}
+
+// openDB opens the database o names: PostgreSQL for a DatabaseURL, else the
+// SQLite file in the data directory (created 0600 in a 0700 directory).
+func openDB(ctx context.Context, o Options) (*sql.DB, dialect, error) {
+	if o.DatabaseURL != "" {
+		db, err := sql.Open("pgx", o.DatabaseURL)
+		if err != nil {
+			return nil, dialect{}, fmt.Errorf("open store %s: %w", redactURL(o.DatabaseURL), err)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			_ = db.Close()
+			return nil, dialect{}, fmt.Errorf("open store %s: %w", redactURL(o.DatabaseURL), err)
+		}
+		return db, postgresDialect, nil
+	}
+	dir := o.dataDir()
+	if err := makePrivateDir(dir); err != nil {
+		return nil, dialect{}, err
+	}
+	path := filepath.Join(dir, sqliteFile)
+	if err := touchPrivate(path); err != nil {
+		return nil, dialect{}, err
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return nil, dialect{}, fmt.Errorf("open store %q: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, dialect{}, fmt.Errorf("open store %q: %w", path, err)
+	}
+	return db, sqliteDialect, nil
+}
+
+// sqliteDSN returns the modernc.org/sqlite DSN for path: write transactions
+// take the database lock at BEGIN (no lost updates between processes),
+// waiting up to 10 s for another writer; WAL lets readers run beside them.
+func sqliteDSN(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_txlock", "immediate")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "1")
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Set("_journal_mode", "WAL")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// makePrivateDir creates dir with mode 0700, or tightens an existing one to
+// 0700, whatever the umask.
+func makePrivateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory %q: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("create data directory %q: %w", dir, err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory %q: make it 0700: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// touchPrivate creates path with mode 0600 if it does not exist, so SQLite
+// (which gives its -wal and -shm files the database's mode) never creates it
+// under the process umask.
+func touchPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create store %q: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil { // the umask may have removed bits, never added: make it exact
+		_ = f.Close()
+		return fmt.Errorf("create store %q: %w", path, err)
+	}
+	return f.Close()
+}
+
+// redactURL drops the password from a database URL for errors and logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<database url>"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,174 @@
+// Package store owns the persistence of samlkeyd: certificate records (with
+// their keystore passwords sealed at rest under a master key), system
+// properties, the audit log, the change counter the daemon polls and the
+// lock that lets one replica run a job. Its schema is versioned with
+// migrations, including the release upgrade that copies the signing keystore
+// property into the encryption one. It runs on SQLite (embedded, pure Go) by
+// default and on PostgreSQL when several replicas share one store. It uses
+// the keys package to validate what it stores; it never parses keystores
+// itself.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"samlkeyd/secret"
+)
+
+// The two system properties that select the SP's keystores. Each holds the
+// id of a certificate record.
+const (
+	PropSigningKeystore    = "glide.authenticate.sso.saml2.keystore"
+	PropEncryptionKeystore = "glide.authenticate.sso.saml2.encryption.keystore"
+)
+
+// Errors callers branch on. They are wrapped with the id or name concerned.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrExists          = errors.New("already exists")
+	ErrInvalid         = errors.New("invalid")
+	ErrInUse           = errors.New("in use by a property")
+	ErrWrongMasterKey  = errors.New("cannot unseal keystore passwords: wrong master key?")
+	ErrUnsafeMasterKey = errors.New("master key file is readable by group or others")
+)
+
+// Options say where the store lives and what it is opened with.
+type Options struct {
+	// DataDir holds the SQLite database (samlkeyd.db) and, unless a master
+	// key is given, the master key file (master.key). Default ./samlkeyd-data.
+	DataDir string
+	// DatabaseURL, when set (postgres://…), selects PostgreSQL instead of
+	// SQLite.
+	DatabaseURL string
+	// MasterKey is the 32-byte key that seals passwords, encoded as base64
+	// or 64 hex digits (as SAMLKEYD_MASTER_KEY carries it). It wins over
+	// MasterKeyFile.
+	MasterKey secret.Value
+	// MasterKeyFile holds the master key encoded as MasterKey is. It must not
+	// be readable by group or others. Default <DataDir>/master.key, created
+	// on first start.
+	MasterKeyFile string
+	// NoBaseKeystores skips creating the base system keystores on first
+	// start (tests that do not need them).
+	NoBaseKeystores bool
+	Logger          *slog.Logger
+	Now             func() time.Time // nil: time.Now
+	Rand            io.Reader        // nil: crypto/rand
+}
+
+// DefaultDataDir is where the SQLite store lives when no directory is given.
+const DefaultDataDir = "./samlkeyd-data"
+
+// Store is an open store. It is safe for concurrent use, also by several
+// processes (SQLite) or replicas (PostgreSQL) sharing the same database.
+type Store struct {
+	db     *sql.DB
+	d      dialect
+	master secret.Value
+	log    *slog.Logger
+	now    func() time.Time
+	rand   io.Reader
+
+	mu    sync.Mutex      // guards locks
+	locks map[string]bool // SQLite: names of locks held by this process
+}
+
+// Open opens the store described by o, applies pending migrations, checks
+// the master key, and on first start creates the base system keystores.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	s := &Store{log: o.Logger, now: o.Now, rand: o.Rand, locks: map[string]bool{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	db, d, err := openDB(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	s.db, s.d = db, d
+	if _, err := migrate(ctx, db, d, s.now(), len(migrations), s.log); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if s.master, err = loadMasterKey(o, s.rand); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.checkMasterKey(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if !o.NoBaseKeystores {
+		if err := s.ensureBaseKeystores(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	s.master.Zero()
+	return s.db.Close()
+}
+
+// Backend names the database the store runs on: "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.d.name }
+
+// ChangeCounter returns a number that grows on every record or property
+// change. It is one indexed read, cheap enough to poll.
+func (s *Store) ChangeCounter(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT counter FROM changes WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read change counter: %w", err)
+	}
+	return n, nil
+}
+
+// tx runs fn in a write transaction: IMMEDIATE on SQLite (writers queue on
+// the database lock), READ COMMITTED with row locks on PostgreSQL. A failed
+// fn rolls everything back.
+func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// bump increments the change counter inside tx.
+func bump(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE changes SET counter = counter + 1 WHERE id = 1`)
+	return err
+}
+
+// timeFormat is how times are stored: fixed width, so text order is time
+// order.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(timeFormat, s)
+}
