@@ -20,7 +20,11 @@ func (ks *Keystore) ImportTrusted(alias string, cert *x509.Certificate) error {
 	if e, err := ks.Entry(alias); err == nil {
 		return fmt.Errorf("import trusted certificate: alias %q: %w (pick another alias)", e.Alias, ErrAliasExists)
 	}
-	ks.Entries = append(ks.Entries, &Entry{Alias: alias, Created: time.Now().UTC().Truncate(time.Millisecond), Chain: []*x509.Certificate{cert}})
+	now := time.Now
+	if ks.Now != nil {
+		now = ks.Now
+	}
+	ks.Entries = append(ks.Entries, &Entry{Alias: alias, Created: now().UTC().Truncate(time.Millisecond), Chain: []*x509.Certificate{cert}})
 	return nil
 }
 

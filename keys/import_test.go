@@ -140,9 +140,13 @@ func TestImportReply(t *testing.T) {
 
 func TestImportTrustedAliasExists(t *testing.T) {
 	ca := loadTestCA(t)
-	ks := &Keystore{Format: FormatPKCS12}
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	ks := &Keystore{Format: FormatPKCS12, Now: func() time.Time { return at }}
 	if err := ks.ImportTrusted("Root", ca.root); err != nil {
 		t.Fatal(err)
+	}
+	if !ks.Entries[0].Created.Equal(at) {
+		t.Errorf("created %v, want the injected %v", ks.Entries[0].Created, at)
 	}
 	if err := ks.ImportTrusted("root", ca.inter); !errors.Is(err, ErrAliasExists) {
 		t.Fatalf("err = %v, want ErrAliasExists", err)

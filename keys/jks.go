@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf16"
+	"unicode/utf8"
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 
@@ -160,9 +160,12 @@ func (r *jksReader) cert(version uint32) {
 }
 
 // jksDigestOK reports whether the keyed SHA-1 at the end of a JKS file
-// verifies with password.
+// verifies with password (in keystore-go's form, see jksPassword).
 func jksDigestOK(data []byte, body int, password []byte) bool {
-	pw := jksPassword(password)
+	pw := make([]byte, 0, 2*len(password))
+	for _, c := range password {
+		pw = append(pw, 0, c) // Java's UTF-16 big-endian for a Latin-1 char
+	}
 	defer clear(pw)
 	h := sha1.New()
 	h.Write(pw)
@@ -171,14 +174,21 @@ func jksDigestOK(data []byte, body int, password []byte) bool {
 	return bytes.Equal(h.Sum(nil), data[body:body+jksDigestLen])
 }
 
-// jksPassword is the password as Java's UTF-16 big-endian bytes.
-func jksPassword(password []byte) []byte {
-	u := utf16.Encode([]rune(string(password)))
-	out := make([]byte, 2*len(u))
-	for i, c := range u {
-		binary.BigEndian.PutUint16(out[2*i:], c)
+// jksPassword converts a UTF-8 password to the one-byte-per-character form
+// keystore-go expects (it widens each byte to a UTF-16 unit, as Java does
+// for each char). Characters beyond Latin-1 cannot be expressed that way.
+func jksPassword(password []byte, which string) ([]byte, error) {
+	out := make([]byte, 0, len(password))
+	for p := password; len(p) > 0; {
+		r, n := utf8.DecodeRune(p)
+		p = p[n:]
+		if r > 0xFF || (r == utf8.RuneError && n == 1) {
+			clear(out)
+			return nil, fmt.Errorf("JKS %s password has characters beyond Latin-1, which samlkeyd cannot use with JKS: convert the keystore to PKCS#12", which)
+		}
+		out = append(out, byte(r))
 	}
-	return out
+	return out, nil
 }
 
 func parseJKS(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
@@ -186,7 +196,10 @@ func parseJKS(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
 	if err != nil {
 		return nil, err
 	}
-	storePw := bytes.Clone(storePass.Reveal())
+	storePw, err := jksPassword(storePass.Reveal(), "store")
+	if err != nil {
+		return nil, err
+	}
 	defer clear(storePw)
 	if !jksDigestOK(data, h.body, storePw) {
 		return nil, fmt.Errorf("JKS integrity check failed: %w (or the file was altered)", ErrWrongStorePassword)
@@ -218,7 +231,10 @@ func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.V
 		}
 		return &Entry{Alias: alias, Created: t.CreationTime.UTC(), Chain: []*x509.Certificate{c}}, nil
 	}
-	kp := bytes.Clone(keyPass.Reveal())
+	kp, err := jksPassword(keyPass.Reveal(), "key")
+	if err != nil {
+		return nil, err
+	}
 	defer clear(kp)
 	p, err := ks.GetPrivateKeyEntry(alias, kp)
 	if err != nil {
@@ -248,7 +264,10 @@ func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.V
 
 func marshalJKS(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error) {
 	out := keystore.New(keystore.WithCaseExactAliases(), keystore.WithOrderedAliases())
-	kp := bytes.Clone(keyPass.Reveal())
+	kp, err := jksPassword(keyPass.Reveal(), "key")
+	if err != nil {
+		return nil, err
+	}
 	defer clear(kp)
 	seen := map[string]bool{}
 	for _, e := range ks.Entries {
@@ -289,7 +308,10 @@ func marshalJKS(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error) {
 			return nil, fmt.Errorf("write JKS alias %q: %w", alias, err)
 		}
 	}
-	sp := bytes.Clone(storePass.Reveal())
+	sp, err := jksPassword(storePass.Reveal(), "store")
+	if err != nil {
+		return nil, err
+	}
 	defer clear(sp)
 	var buf bytes.Buffer
 	if err := out.Store(&buf, sp); err != nil {

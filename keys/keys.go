@@ -59,6 +59,9 @@ func (e *Entry) Leaf() *x509.Certificate {
 type Keystore struct {
 	Format  Format
 	Entries []*Entry
+	// Now stamps the creation time of entries ImportTrusted adds;
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // Use is what a credential is published for.

@@ -221,3 +221,37 @@ func TestLoadFileNamesPath(t *testing.T) {
 		t.Fatalf("err = %v, want ErrWrongStorePassword naming %s", err, path)
 	}
 }
+
+// TestJKSPasswordCharacters: Latin-1 passwords round-trip through JKS (as
+// Java widens each char), others are refused with advice, never mangled.
+func TestJKSPasswordCharacters(t *testing.T) {
+	e, err := Generate(GenerateOptions{Alias: "a", DName: "CN=x", KeyAlg: "EC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := &Keystore{Format: FormatJKS, Entries: []*Entry{e}}
+	tests := []struct {
+		name, pw, wantErr string
+	}{
+		{"ASCII", "changeit", ""},
+		{"Latin-1", "pässwörd", ""},
+		{"beyond Latin-1", "密码密码", "convert the keystore to PKCS#12"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := ks.Marshal(secret.FromString(tt.pw), secret.Value{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Parse(data, secret.FromString(tt.pw), secret.Value{}); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+		})
+	}
+}

@@ -16,7 +16,7 @@ import (
 const pkcs12Iterations = 10000
 
 func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
-	bags, err := pkcs12.DecodeEntries(data, string(storePass.Reveal()), string(keyPass.Reveal()))
+	bags, err := pkcs12.DecodeEntries(data, storePass.Reveal(), keyPass.Reveal())
 	switch {
 	case errors.Is(err, pkcs12.ErrIncorrectPassword):
 		return nil, fmt.Errorf("PKCS#12 MAC check failed: %w (or the file was altered)", ErrWrongStorePassword)
@@ -127,7 +127,7 @@ func marshalPKCS12(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error
 		trusted = append(trusted, pkcs12.TrustStoreEntry{Cert: e.Chain[0], FriendlyName: e.Alias})
 	}
 	enc := pkcs12.Modern2023.WithIterations(pkcs12Iterations).WithRand(rand.Reader)
-	out, err := enc.EncodeEntries(keys, trusted, string(storePass.Reveal()), string(keyPass.Reveal()))
+	out, err := enc.EncodeEntries(keys, trusted, storePass.Reveal(), keyPass.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("write PKCS#12: %w", err)
 	}

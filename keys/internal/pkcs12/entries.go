@@ -4,11 +4,14 @@
 package pkcs12
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // MaxIterations caps the KDF iteration counts a file may ask for: keytool
@@ -41,13 +44,15 @@ type Bag struct {
 // order. The MAC and encrypted safe contents use storePassword, shrouded key
 // bags keyPassword. A wrong store password gives ErrIncorrectPassword, a key
 // that does not decrypt ErrKeyPassword.
-func DecodeEntries(pfxData []byte, storePassword, keyPassword string) ([]Bag, error) {
-	encStore, err := bmpStringZeroTerminated(storePassword)
+// The passwords are UTF-8 bytes; the caller keeps and zeroes them, and the
+// UCS-2 copies made here are zeroed before returning.
+func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, error) {
+	encStore, err := bmpPassword(storePassword)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(encStore)
-	encKey, err := bmpStringZeroTerminated(keyPassword)
+	encKey, err := bmpPassword(keyPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +61,7 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword string) ([]Bag, er
 	if err != nil {
 		return nil, err
 	}
-	if storePassword == keyPassword {
+	if bytes.Equal(storePassword, keyPassword) {
 		encKey = used // the empty-password fallback may have switched it
 	}
 	var out []Bag
@@ -124,13 +129,13 @@ type KeyEntry struct {
 // name, trusted ones also Java's trust attribute; and one SafeContents with
 // the keys shrouded with the key password, linked to their leaf by local
 // key id.
-func (enc *Encoder) EncodeEntries(keys []KeyEntry, trusted []TrustStoreEntry, storePassword, keyPassword string) ([]byte, error) {
-	encStore, err := bmpStringZeroTerminated(storePassword)
+func (enc *Encoder) EncodeEntries(keys []KeyEntry, trusted []TrustStoreEntry, storePassword, keyPassword []byte) ([]byte, error) {
+	encStore, err := bmpPassword(storePassword)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(encStore)
-	encKey, err := bmpStringZeroTerminated(keyPassword)
+	encKey, err := bmpPassword(keyPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -248,4 +253,24 @@ func friendlyNameAttribute(name string) (pkcs12Attribute, error) {
 		return pkcs12Attribute{}, err
 	}
 	return pkcs12Attribute{Id: oidFriendlyName, Value: asn1.RawValue{Tag: 17, IsCompound: true, Bytes: b}}, nil
+}
+
+// bmpPassword encodes a UTF-8 password as zero-terminated UCS-2 without
+// making string copies that could not be zeroed.
+func bmpPassword(pw []byte) ([]byte, error) {
+	out := make([]byte, 0, 2*len(pw)+2)
+	for len(pw) > 0 {
+		r, n := utf8.DecodeRune(pw)
+		if r == utf8.RuneError && n == 1 {
+			clear(out)
+			return nil, errors.New("pkcs12: password is not UTF-8")
+		}
+		if t, _ := utf16.EncodeRune(r); t != 0xfffd {
+			clear(out)
+			return nil, errors.New("pkcs12: password contains characters that cannot be encoded in UCS-2")
+		}
+		out = append(out, byte(r>>8), byte(r))
+		pw = pw[n:]
+	}
+	return append(out, 0, 0), nil
 }
