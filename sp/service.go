@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -60,7 +61,7 @@ type Settings struct {
 	// be nil when no IdP has Sign AuthnRequest or Sign LogoutRequest on.
 	Signing *keys.Credential
 
-	Rand   io.Reader        // nil: crypto/rand
+	Rand   io.Reader        // nil: crypto/rand; must be safe for concurrent use
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: discard
 
@@ -124,7 +125,7 @@ func New(s Settings) (*Service, error) {
 		svc.log = slog.New(slog.DiscardHandler)
 	}
 	svc.flaters.New = func() any {
-		w, _ := flate.NewWriter(io.Discard, flate.BestCompression) // only fails for a bad level
+		w, _ := flate.NewWriter(io.Discard, flate.BestSpeed) // only fails for a bad level
 		return w
 	}
 	if strings.TrimSpace(s.EntityID) == "" {
@@ -282,6 +283,9 @@ func checkLocation(loc string, allowHTTP bool) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("location %q carries user info: remove it", loc)
 	}
+	if !validHost(u) {
+		return nil, fmt.Errorf("location %q: host %q is not a DNS name or IP address (write IDNs in punycode)", loc, u.Host)
+	}
 	if u.Fragment != "" || strings.Contains(loc, "#") {
 		return nil, fmt.Errorf("location %q has a fragment: remove it", loc)
 	}
@@ -289,6 +293,37 @@ func checkLocation(loc string, allowHTTP bool) (*url.URL, error) {
 		return nil, fmt.Errorf("location %q contains characters a URL must escape", loc)
 	}
 	return u, nil
+}
+
+// validHost accepts DNS names of letters, digits, '-' and '.', and IP
+// literals, with an optional numeric port: the host also goes into the
+// POST form's Content-Security-Policy, where ';' or ',' would add directives.
+func validHost(u *url.URL) bool {
+	h := u.Hostname()
+	if h == "" {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		for _, c := range p {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return false
+	}
+	if strings.HasPrefix(u.Host, "[") {
+		ip, err := netip.ParseAddr(h)
+		return err == nil && ip.Is6() && ip.Zone() == ""
+	}
+	for _, c := range h {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // bindingName maps a binding's short name or URN to its short name.

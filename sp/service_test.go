@@ -40,6 +40,15 @@ func TestNew(t *testing.T) {
 		{name: "location with quote", want: "escape", modify: func(s *Settings) {
 			s.IdPs[0].SSO.Location = `https://idp.example.com/sso?a="><script>`
 		}},
+		{name: "host with semicolon", want: "not a DNS name", modify: func(s *Settings) {
+			s.IdPs[0].SSO.Location = "https://idp.example.com;script-src/sso"
+		}},
+		{name: "host with comma", want: "not a DNS name", modify: func(s *Settings) {
+			s.IdPs[0].SLO.Location = "https://a,b/slo"
+		}},
+		{name: "idn host", want: "punycode", modify: func(s *Settings) { s.IdPs[0].SSO.Location = "https://é.example/sso" }},
+		{name: "ipv6 host and port", modify: func(s *Settings) { s.IdPs[0].SSO.Location = "https://[2001:db8::1]:8443/sso" }},
+		{name: "empty port", want: "not a DNS name", modify: func(s *Settings) { s.IdPs[0].SSO.Location = "https://idp.example.com:/sso" }},
 		{name: "unknown sso binding", want: `bad binding "artifact"`, modify: func(s *Settings) { s.IdPs[0].SSO.Binding = "artifact" }},
 		{name: "binding urn", modify: func(s *Settings) { s.IdPs[0].SSO.Binding = BindingPOSTURN }},
 		{name: "unknown acs binding", want: "sp acs[0]", modify: func(s *Settings) { s.ACS[0].Binding = "soap" }},
