@@ -31,11 +31,6 @@ func addPasswordFlags(fs *pflag.FlagSet, name, usage string) *passwordFlags {
 	return p
 }
 
-// given reports whether any of the flags was set.
-func (p *passwordFlags) given() bool {
-	return p.fs.Changed(p.name) || p.file != "" || p.env != ""
-}
-
 // value returns the password from the flags, or, when none is set and stdin
 // is a terminal, from a prompt that does not echo. With no flag and no
 // terminal it fails naming the flags to use.

@@ -518,7 +518,7 @@ func DecodeTrustStore(pfxData []byte, password string) (certs []*x509.Certificat
 		return nil, err
 	}
 
-	bags, encodedPassword, err := getSafeContents(pfxData, encodedPassword, 1, 1)
+	bags, _, err := getSafeContents(pfxData, encodedPassword, 1, 1)
 	if err != nil {
 		return nil, err
 	}
