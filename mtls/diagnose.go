@@ -273,9 +273,7 @@ func dnName(der []byte) string {
 	if err != nil || len(rest) != 0 {
 		return fmt.Sprintf("<unparsable name %x>", der)
 	}
-	var n pkix.Name
-	n.FillFromRDNSequence(&rdn)
-	return n.String()
+	return rdn.String()
 }
 
 // issuerAccepted reports whether any certificate of chain is issued by one
