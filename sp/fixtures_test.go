@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -199,13 +200,31 @@ func verifyRaw(sigAlg string, pub crypto.PublicKey, data, sig []byte) error {
 // inflate decodes a redirect binding's SAMLRequest parameter value.
 func inflate(t testing.TB, samlRequest string) []byte {
 	t.Helper()
-	z, err := base64.StdEncoding.DecodeString(samlRequest)
+	xml, err := inflateErr(samlRequest)
 	if err != nil {
-		t.Fatalf("SAMLRequest base64: %v", err)
-	}
-	xml, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
-	if err != nil {
-		t.Fatalf("SAMLRequest inflate: %v", err)
+		t.Fatal(err)
 	}
 	return xml
+}
+
+func inflateErr(samlRequest string) ([]byte, error) {
+	z, err := base64.StdEncoding.DecodeString(samlRequest)
+	if err != nil {
+		return nil, fmt.Errorf("SAMLRequest base64: %w", err)
+	}
+	x, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+	if err != nil {
+		return nil, fmt.Errorf("SAMLRequest inflate: %w", err)
+	}
+	return x, nil
+}
+
+// xmlUnmarshalInflated inflates a redirect SAMLRequest and decodes it into
+// v; it does not stop the test, so goroutines may call it.
+func xmlUnmarshalInflated(samlRequest string, v any) error {
+	x, err := inflateErr(samlRequest)
+	if err != nil {
+		return err
+	}
+	return xml.Unmarshal(x, v)
 }
