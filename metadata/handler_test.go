@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -186,6 +187,7 @@ func TestConcurrentSwap(t *testing.T) {
 				return
 			default:
 				src.Store(renderings[i%2])
+				runtime.Gosched()
 			}
 		}
 	})
