@@ -180,8 +180,8 @@ func checkSP(sp *config.SP) error {
 	bad := func(field, why string) error {
 		return fmt.Errorf("%w: sp.%s: %s", ErrInvalidInput, field, why)
 	}
-	if !isURI(sp.EntityID) {
-		return bad("entity_id", fmt.Sprintf("%q is not an absolute URI", sp.EntityID))
+	if !isURI(sp.EntityID) || len(sp.EntityID) > 1024 {
+		return bad("entity_id", fmt.Sprintf("%q is not an absolute URI of at most 1024 characters", sp.EntityID))
 	}
 	if len(sp.ACS) == 0 {
 		return bad("acs", "at least one assertion consumer service is required")

@@ -325,6 +325,13 @@ func TestBuildErrors(t *testing.T) {
 			in.SP.Metadata.SignatureAlgorithm = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 			in.Keys.Signing = []*keys.Credential{ec}
 		}, ErrSign, "incompatible"},
+		{"key does not match certificate", func(in *Input) {
+			in.SP.Metadata.Signed = true
+			mismatched := *in.Keys.Signing[0]
+			mismatched.Signer = ec.Signer
+			in.Keys.Signing = []*keys.Credential{&mismatched}
+		}, ErrSign, "does not match the certificate"},
+		{"entity id too long", func(in *Input) { in.SP.EntityID = "https://sp.example.com/" + strings.Repeat("a", 1024) }, ErrInvalidInput, "sp.entity_id"},
 		{"unknown algorithm", func(in *Input) {
 			in.SP.Metadata.Signed = true
 			in.SP.Metadata.SignatureAlgorithm = "urn:none"

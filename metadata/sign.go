@@ -26,6 +26,12 @@ var deprecatedAlgorithms = []string{dsig.RSASHA1SignatureMethod, dsig.ECDSASHA1S
 // whitespace already in root is left alone, so the digest still matches
 // once the enveloped-signature transform removes the Signature again.
 func sign(root *etree.Element, c *keys.Credential, algorithm string) (warnings []string, err error) {
+	if c.Signer == nil {
+		return nil, fmt.Errorf("%w: signing record %q has no private key", ErrSign, c.RecordName)
+	}
+	if pub, ok := c.Signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(c.Leaf().PublicKey) {
+		return nil, fmt.Errorf("%w: signing record %q: the private key does not match the certificate: re-import the certificate issued for this key", ErrSign, c.RecordName)
+	}
 	if algorithm == "" {
 		switch c.Signer.Public().(type) {
 		case *rsa.PublicKey:
