@@ -17,7 +17,7 @@ import (
 const (
 	benchChecks      = 1000
 	benchServers     = 4
-	benchConcurrency = 32
+	benchConcurrency = 8
 )
 
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux 4.0+);
@@ -58,8 +58,10 @@ func settledGoroutines(base int) int {
 
 // BenchmarkTick fires 1,000 checks due on the same schedule tick, the way
 // cron does (one goroutine per due entry, through the wrappers), against
-// loopback mTLS servers with MaxConcurrent 32, and compares with bare
-// tls.Dial loops over the same servers in the same run.
+// loopback mTLS servers with MaxConcurrent 8 (the default), and compares
+// with bare tls.Dial loops (sequential, and 8 workers) over the same
+// servers. The three run interleaved in every iteration so that load from
+// other processes on a shared machine hits them alike.
 //
 //	go test -run='^$' -bench=Tick -benchtime=3x ./mtls
 func BenchmarkTick(b *testing.B) {
@@ -73,82 +75,47 @@ func BenchmarkTick(b *testing.B) {
 	for i := range checks {
 		checks[i] = scheduledCheck(b, prof, fmt.Sprintf("c%04d", i), "mhttps://"+addrs[i%benchServers]+"/health", "0 * * * * *")
 	}
+	rec := &MemoryRecorder{Keep: 1}
+	s := NewScheduler(SchedulerOptions{MaxConcurrent: benchConcurrency, Recorder: rec})
+	if err := s.Update(checks); err != nil {
+		b.Fatal(err)
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(p.serverCA.cert)
-	dialCfg := func() *tls.Config {
-		return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12,
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &prof.client, nil }}
-	}
-	report := func(b *testing.B, handshakes int, start time.Time, base int) {
-		wall := time.Since(start).Seconds() / float64(b.N)
-		b.ReportMetric(wall, "s/tick")
-		b.ReportMetric(float64(handshakes)/wall, "handshakes/s")
-		b.ReportMetric(peakRSSKiB()/1024, "peak-RSS-MiB")
-		b.ReportMetric(float64(settledGoroutines(base)), "goroutines-left")
-		b.ReportMetric(0, "ns/op")
-	}
-
-	b.Run("scheduler", func(b *testing.B) {
-		rec := &MemoryRecorder{Keep: 1}
-		s := NewScheduler(SchedulerOptions{MaxConcurrent: benchConcurrency, Recorder: rec})
-		if err := s.Update(checks); err != nil {
-			b.Fatal(err)
-		}
-		runtime.GC()
-		base := runtime.NumGoroutine()
-		resetPeakRSS()
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			var wg sync.WaitGroup
-			for _, e := range s.cron.Entries() {
-				wg.Go(e.WrappedJob.Run)
-			}
-			wg.Wait()
-		}
-		b.StopTimer()
-		failed := 0
-		for _, c := range checks {
-			if r, _ := rec.LastCheck(b.Context(), c.Name()); r == nil || !r.OK {
-				failed++
-			}
-		}
-		if failed > 0 {
-			b.Fatalf("%d of %d checks failed", failed, benchChecks)
-		}
-		report(b, benchChecks, start, base)
-	})
-
 	dial := func(addr string) error {
-		c, err := tls.Dial("tcp", addr, dialCfg())
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12,
+			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &prof.client, nil }})
 		if err != nil {
 			return err
 		}
 		return c.Close()
 	}
-	b.Run("tls.Dial loop", func(b *testing.B) {
-		runtime.GC()
-		base := runtime.NumGoroutine()
-		resetPeakRSS()
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			for i := range benchChecks {
-				if err := dial(addrs[i%benchServers]); err != nil {
-					b.Fatal(err)
+	variants := []struct {
+		name string
+		run  func() error
+	}{
+		{"scheduler", func() error {
+			var wg sync.WaitGroup
+			for _, e := range s.cron.Entries() {
+				wg.Go(e.WrappedJob.Run)
+			}
+			wg.Wait()
+			for _, c := range checks {
+				if r, _ := rec.LastCheck(b.Context(), c.Name()); r == nil || !r.OK {
+					return fmt.Errorf("check %s failed: %+v", c.Name(), r)
 				}
 			}
-		}
-		b.StopTimer()
-		report(b, benchChecks, start, base)
-	})
-	b.Run("tls.Dial 32 workers", func(b *testing.B) {
-		runtime.GC()
-		base := runtime.NumGoroutine()
-		resetPeakRSS()
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
+			return nil
+		}},
+		{"dial-loop", func() error {
+			for i := range benchChecks {
+				if err := dial(addrs[i%benchServers]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"dial-8-workers", func() error {
 			work := make(chan string)
 			errs := make(chan error, benchConcurrency)
 			var wg sync.WaitGroup
@@ -171,11 +138,40 @@ func BenchmarkTick(b *testing.B) {
 			wg.Wait()
 			select {
 			case err := <-errs:
-				b.Fatal(err)
+				return err
 			default:
+				return nil
 			}
+		}},
+	}
+	wall := make([]time.Duration, len(variants))
+	peak := make([]float64, len(variants))
+	left := make([]int, len(variants))
+	b.ResetTimer()
+	for range b.N {
+		for i, v := range variants {
+			runtime.GC()
+			base := runtime.NumGoroutine()
+			resetPeakRSS()
+			t := time.Now()
+			if err := v.run(); err != nil {
+				b.Fatalf("%s: %v", v.name, err)
+			}
+			wall[i] += time.Since(t)
+			peak[i] = max(peak[i], peakRSSKiB()/1024)
+			left[i] = max(left[i], settledGoroutines(base))
 		}
-		b.StopTimer()
-		report(b, benchChecks, start, base)
-	})
+	}
+	b.StopTimer()
+	for i, v := range variants {
+		sec := wall[i].Seconds() / float64(b.N)
+		b.ReportMetric(sec, v.name+"-s/tick")
+		b.ReportMetric(benchChecks/sec, v.name+"-handshakes/s")
+		b.ReportMetric(peak[i], v.name+"-peak-RSS-MiB")
+		b.ReportMetric(float64(left[i]), v.name+"-goroutines-left")
+		if i > 0 {
+			b.ReportMetric(wall[0].Seconds()/wall[i].Seconds(), "scheduler/"+v.name)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
 }
