@@ -28,15 +28,18 @@ func TestBuildGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		signed bool
+		file   string
+		output func(*Published) []byte
 	}{
-		{"unsigned", false},
-		{"signed-rsa-sha256", true},
+		{"unsigned", false, "golden-unsigned.xml", (*Published).Metadata},
+		{"signed-rsa-sha256", true, "golden-signed-rsa-sha256.xml", (*Published).Metadata},
+		{"certificate index", false, "golden-certs.json", (*Published).CertsJSON},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := testInput(t)
 			in.SP.Metadata.Signed = tc.signed
-			got := mustBuild(t, in).Metadata()
-			golden := filepath.Join("testdata", "golden-"+tc.name+".xml")
+			got := tc.output(mustBuild(t, in))
+			golden := filepath.Join("testdata", tc.file)
 			if *update {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
 					t.Fatal(err)
@@ -47,7 +50,7 @@ func TestBuildGolden(t *testing.T) {
 				t.Fatalf("%v (run go test ./metadata -run Golden -update)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("metadata differs from %s:\n%s", golden, got)
+				t.Errorf("output differs from %s:\n%s", golden, got)
 			}
 		})
 	}
