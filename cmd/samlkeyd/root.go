@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"samlkeyd/config"
 )
 
 // app carries what every command shares: the streams and the global flags.
@@ -83,4 +85,12 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	return 1
+}
+
+// effectiveConfig loads the config the command runs with: embedded
+// defaults, the --config file, SAMLKEYD_* variables, then the flags the user
+// set on the command line (global ones such as --data and the command's own
+// such as --listen).
+func (a *app) effectiveConfig(cmd *cobra.Command) (*config.Config, error) {
+	return config.Load(config.LoadOptions{File: a.configFile, Flags: cmd.Flags()})
 }

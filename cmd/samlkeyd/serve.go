@@ -1,8 +1,112 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-// PLACEHOLDER: replaced by the package owner's real command.
+	"github.com/spf13/cobra"
+
+	"samlkeyd/config"
+	"samlkeyd/daemon"
+	"samlkeyd/secret"
+	"samlkeyd/store"
+)
+
 func (a *app) serveCmd() *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Run the daemon (not built yet)", Hidden: true}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: SP metadata, certificates, health, metrics and the signing API",
+		Long: `Run the daemon. With no config it keeps its store in ./samlkeyd-data (created
+with the base SAML keystores on first start) and listens on 127.0.0.1:8080.
+The config file, the store and SIGHUP are followed without a restart; a change
+that does not build is rejected and the previous snapshot keeps serving.
+SIGTERM or SIGINT shuts down gracefully.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return a.serve(ctx, cmd)
+		},
+	}
+	cmd.Flags().String("listen", "", "address to listen on (default 127.0.0.1:8080)")
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
+	start := time.Now()
+	log := a.logger()
+	load := func() (*config.Config, error) { return a.effectiveConfig(cmd) }
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	st, err := a.openStoreFor(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := daemon.New(ctx, daemon.Options{
+		Config:     cfg,
+		ConfigFile: a.configFile,
+		LoadConfig: load,
+		Store:      st,
+		Logger:     log,
+	})
+	if err != nil {
+		return fmt.Errorf("first snapshot: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	printURLs(a.stdout, "http://"+ln.Addr().String(), cfg)
+	log.Info("samlkeyd serving", "addr", ln.Addr().String(), "store", st.Backend(),
+		"entity_id", cfg.SP.EntityID, "startup", time.Since(start).Round(time.Millisecond))
+	if err := d.Run(ctx, ln); err != nil {
+		return err
+	}
+	log.Info("samlkeyd stopped")
+	return nil
+}
+
+// printURLs prints every URL the daemon serves, so an operator can paste
+// the metadata URL into an IdP straight away.
+func printURLs(w io.Writer, base string, cfg *config.Config) {
+	fmt.Fprintf(w, "samlkeyd listening on %s\n", base)
+	fmt.Fprintf(w, "  entity id         %s\n", cfg.SP.EntityID)
+	for _, u := range []struct{ what, path string }{
+		{"metadata", "/saml/metadata"},
+		{"certificates", "/saml/certs"},
+		{"signing PEM", "/saml/certs/signing.pem"},
+		{"encryption PEM", "/saml/certs/encryption.pem"},
+		{"signing DER", "/saml/certs/signing.crt"},
+		{"encryption DER", "/saml/certs/encryption.crt"},
+		{"health", "/healthz"},
+		{"readiness", "/readyz"},
+		{"metrics", "/metrics"},
+	} {
+		fmt.Fprintf(w, "  %-17s %s%s\n", u.what, base, u.path)
+	}
+	api := "off (no api.tokens configured)"
+	if len(cfg.API.Tokens) > 0 {
+		api = base + "/api/v1/"
+	}
+	fmt.Fprintf(w, "  %-17s %s\n", "API", api)
+}
+
+// openStoreFor opens the store a loaded config names (data, database_url,
+// master_key_file, each already merged with SAMLKEYD_* and flags); the
+// master key itself may come from SAMLKEYD_MASTER_KEY, never from the file.
+func (a *app) openStoreFor(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	o := store.Options{Logger: a.logger(), DataDir: cfg.Data, DatabaseURL: cfg.DatabaseURL, MasterKeyFile: cfg.MasterKeyFile}
+	if k := os.Getenv("SAMLKEYD_MASTER_KEY"); k != "" {
+		o.MasterKey = secret.FromString(k)
+	}
+	return store.Open(ctx, o)
 }

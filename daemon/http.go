@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// maxBody caps every API request body; SAML requests are small.
+const maxBody = 1 << 20
+
+// Handler returns the daemon's HTTP surface: the public metadata and
+// certificate routes, health, metrics, and the authenticated API.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := mux.Handle
+	d.metadataHandler.Register(mux)
+	route("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	}))
+	route("GET /readyz", http.HandlerFunc(d.readyz))
+	route("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
+	route("POST /api/v1/authn-requests", d.requireScope(ScopeSign, d.apiAuthnRequest))
+	route("POST /api/v1/logout-requests", d.requireScope(ScopeSign, d.apiLogoutRequest))
+	route("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such API route")
+	}))
+	return d.instrument(mux)
+}
+
+func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if d.snap.Load() == nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("no key snapshot loaded\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// instrument counts requests by the mux pattern that served them (the mux
+// sets r.Pattern while routing) and status code.
+func (d *Daemon) instrument(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		d.metrics.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.code, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// apiError is the JSON body of every API error.
+type apiError struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, kind, detail string) {
+	writeJSON(w, code, apiError{Error: kind, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the status is sent; a failed write means the client went away
+}
+
+// decodeJSON reads one JSON object into v: the body capped at maxBody, no
+// unknown fields, nothing after the object.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		code := http.StatusBadRequest
+		if _, ok := err.(*http.MaxBytesError); ok {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, "bad_request", "request body: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad_request", "request body: more than one JSON value")
+		return false
+	}
+	return true
+}

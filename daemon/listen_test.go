@@ -1,0 +1,5 @@
+package daemon
+
+import "net"
+
+func newLoopbackListener() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the daemon's own Prometheus series; packages with their own
+// series (mtls, alert) register on the same registry.
+type metrics struct {
+	requests        *prometheus.CounterVec
+	builds          prometheus.Counter
+	buildFailures   *prometheus.CounterVec
+	reloadFailures  *prometheus.CounterVec
+	deprecatedAlgos *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_http_requests_total",
+			Help: "HTTP requests served, by route and status code.",
+		}, []string{"route", "code"}),
+		builds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "samlkeyd_snapshot_builds_total",
+			Help: "Key snapshots built and swapped in.",
+		}),
+		buildFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_snapshot_build_failures_total",
+			Help: "Key snapshots that failed to build and were rejected (the previous one keeps serving), by trigger.",
+		}, []string{"trigger"}),
+		reloadFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_config_reload_failures_total",
+			Help: "Config reloads rejected (unreadable, empty or invalid file, or a snapshot that did not build).",
+		}, []string{"reason"}),
+		deprecatedAlgos: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_deprecated_signature_algorithm_uses_total",
+			Help: "Messages signed with a deprecated algorithm (rsa-sha1), by IdP.",
+		}, []string{"idp", "algorithm"}),
+	}
+	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		snapshotCollector{d: d})
+	return m
+}
+
+// snapshotCollector reports facts of the current snapshot at scrape time, so
+// the series always describe the snapshot being served.
+type snapshotCollector struct{ d *Daemon }
+
+var (
+	descSnapshotAge = prometheus.NewDesc("samlkeyd_snapshot_age_seconds",
+		"Seconds since the serving key snapshot was built.", nil, nil)
+	descSnapshotBuilt = prometheus.NewDesc("samlkeyd_snapshot_built_timestamp_seconds",
+		"Unix time the serving key snapshot was built.", nil, nil)
+	descNotAfter = prometheus.NewDesc("samlkeyd_certificate_not_after_timestamp_seconds",
+		"Unix time the certificate record's leaf certificate expires, by record id, name and use (signing, encryption, mtls, trust, unused).",
+		[]string{"id", "name", "use"}, nil)
+)
+
+func (snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSnapshotAge
+	ch <- descSnapshotBuilt
+	ch <- descNotAfter
+}
+
+func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.d.snap.Load()
+	if s == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descSnapshotAge, prometheus.GaugeValue, c.d.now().Sub(s.Built).Seconds())
+	ch <- prometheus.MustNewConstMetric(descSnapshotBuilt, prometheus.GaugeValue, float64(s.Built.UnixNano())/1e9)
+	for _, r := range s.Certificates {
+		ch <- prometheus.MustNewConstMetric(descNotAfter, prometheus.GaugeValue,
+			float64(r.NotAfter.Unix()), r.ID, r.Name, r.Use)
+	}
+}

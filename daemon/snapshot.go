@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"samlkeyd/config"
+	"samlkeyd/keys"
+	"samlkeyd/metadata"
+	"samlkeyd/sp"
+	"samlkeyd/store"
+)
+
+// Store is what a snapshot is built from. *store.Store satisfies it; it MUST
+// be safe for concurrent use.
+type Store interface {
+	Records(ctx context.Context) ([]*store.Record, error)
+	Property(ctx context.Context, name string) (value string, ok bool, err error)
+	ChangeCounter(ctx context.Context) (int64, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Snapshot is everything one request needs, built together and never
+// modified: metadata, PEM and signatures always come from the same keys.
+type Snapshot struct {
+	Config       *config.Config
+	Keys         *keys.KeySet
+	Metadata     *metadata.Published
+	SP           *sp.Service
+	Certificates []CertFact // every certificate record, for metrics and expiry
+	Built        time.Time
+	StoreVersion int64 // the store's change counter the snapshot was built from
+
+	tokens *tokenSet
+}
+
+// CertFact is one certificate record's expiry, labelled by what it is used for.
+type CertFact struct {
+	ID, Name, Use string
+	NotAfter      time.Time
+}
+
+// BuildOptions are a build's injected dependencies; nil fields take defaults.
+type BuildOptions struct {
+	Now          func() time.Time
+	Rand         io.Reader
+	Logger       *slog.Logger
+	OnDeprecated func(idp, alg string)
+}
+
+// Build builds a snapshot: it resolves the signing and encryption keystore
+// properties (a property in the config overrides the store's), opens each
+// keystore through the keys package, builds the signing service and renders
+// the metadata once. Any inconsistency is an error naming the record,
+// property or IdP, and no snapshot.
+func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*Snapshot, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	rnd := o.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	version, err := st.ChangeCounter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read store change counter: %w", err)
+	}
+	records, err := st.Records(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read certificate records: %w", err)
+	}
+	byID := make(map[string]*store.Record, len(records))
+	for _, r := range records {
+		byID[r.ID] = r
+	}
+
+	ks := &keys.KeySet{}
+	uses := map[string]string{}
+	for _, p := range []struct {
+		name string
+		use  keys.Use
+		list *[]*keys.Credential
+	}{
+		{store.PropSigningKeystore, keys.UseSigning, &ks.Signing},
+		{store.PropEncryptionKeystore, keys.UseEncryption, &ks.Encryption},
+	} {
+		id, err := property(ctx, cfg, st, p.name)
+		if err != nil {
+			return nil, err
+		}
+		rec, ok := byID[id]
+		if !ok {
+			return nil, fmt.Errorf("property %s = %q: no certificate record has that id (samlkeyd cert list)", p.name, id)
+		}
+		if !rec.Active {
+			return nil, fmt.Errorf("property %s: certificate record %s (%q) is inactive (samlkeyd cert activate %s)", p.name, rec.ID, rec.Name, rec.ID)
+		}
+		cred, err := credential(rec, p.use)
+		if err != nil {
+			return nil, fmt.Errorf("property %s: %w", p.name, err)
+		}
+		*p.list = append(*p.list, cred)
+		uses[rec.ID] = joinUse(uses[rec.ID], string(p.use))
+	}
+
+	svc, err := sp.New(sp.Settings{
+		EntityID:     cfg.SP.EntityID,
+		ACS:          cfg.SP.ACS,
+		IdPs:         cfg.IdPs,
+		Signing:      ks.Current(keys.UseSigning),
+		Rand:         rnd,
+		Now:          now,
+		Logger:       o.Logger,
+		OnDeprecated: o.OnDeprecated,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build signing service: %w", err)
+	}
+	built := now()
+	pub, err := metadata.Build(metadata.Input{
+		SP:                  cfg.SP,
+		AuthnRequestsSigned: svc.AuthnRequestsSigned(),
+		Keys:                ks,
+		EncryptionMethods:   encryptionMethods(),
+		Now:                 built,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render metadata: %w", err)
+	}
+	tokens, err := newTokenSet(cfg.API.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{
+		Config: cfg, Keys: ks, Metadata: pub, SP: svc,
+		Built: built, StoreVersion: version, tokens: tokens,
+	}
+	for _, r := range records {
+		use := uses[r.ID]
+		switch {
+		case use != "":
+		case r.Type == store.TypeTrustStoreCert:
+			use = "trust"
+		default:
+			use = "unused"
+		}
+		if !r.NotAfter.IsZero() {
+			snap.Certificates = append(snap.Certificates, CertFact{ID: r.ID, Name: r.Name, Use: use, NotAfter: r.NotAfter})
+		}
+	}
+	return snap, nil
+}
+
+func joinUse(have, add string) string {
+	if have == "" {
+		return add
+	}
+	return have + "+" + add
+}
+
+// property returns a keystore property: the config's value when the config
+// sets it, else the store's.
+func property(ctx context.Context, cfg *config.Config, st Store, name string) (string, error) {
+	for _, p := range cfg.Properties {
+		if p.Name == name {
+			return p.Value, nil
+		}
+	}
+	v, ok, err := st.Property(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("read property %s: %w", name, err)
+	}
+	if !ok || v == "" {
+		return "", fmt.Errorf("property %s is not set (samlkeyd property set %s <record id>)", name, name)
+	}
+	return v, nil
+}
+
+// credential opens a keystore record and returns its private key and chain.
+func credential(rec *store.Record, use keys.Use) (*keys.Credential, error) {
+	ks, err := keys.Parse(rec.Data, rec.StorePassword, rec.KeyPassword)
+	if err != nil {
+		return nil, fmt.Errorf("open certificate record %s (%q): %w", rec.ID, rec.Name, err)
+	}
+	e, err := ks.PrivateKeyEntry(rec.Alias)
+	if err != nil {
+		if errors.Is(err, keys.ErrNoPrivateKey) {
+			return nil, fmt.Errorf("certificate record %s (%q) holds no private key: a %s keystore needs one", rec.ID, rec.Name, use)
+		}
+		return nil, fmt.Errorf("certificate record %s (%q) alias %q: %w", rec.ID, rec.Name, rec.Alias, err)
+	}
+	return &keys.Credential{
+		RecordID: rec.ID, RecordName: rec.Name, Use: use, Role: keys.RoleCurrent,
+		Signer: e.Key, Chain: e.Chain,
+	}, nil
+}
+
+// encryptionMethods is what metadata advertises as decryptable.
+// TODO(issue 6): sp.EncryptionMethods() once decryption lands.
+func encryptionMethods() []string {
+	return []string{
+		"http://www.w3.org/2009/xmlenc11#aes256-gcm",
+		"http://www.w3.org/2009/xmlenc11#aes128-gcm",
+		"http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+		"http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+		"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+	}
+}
