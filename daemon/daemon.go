@@ -31,10 +31,10 @@ type Options struct {
 	ConfigFile   string                         // watched for changes when set
 	LoadConfig   func() (*config.Config, error) // re-reads the config on reload; nil = config unchanged
 	Store        Store
-	Logger       *slog.Logger      // nil = discard
-	Now          func() time.Time  // nil = time.Now
-	Rand         io.Reader         // nil = crypto/rand
-	PollInterval time.Duration     // store change-counter poll; 0 = 2s
+	Logger       *slog.Logger         // nil = discard
+	Now          func() time.Time     // nil = time.Now
+	Rand         io.Reader            // nil = crypto/rand
+	PollInterval time.Duration        // store change-counter poll; 0 = 2s
 	Registry     *prometheus.Registry // nil = a new registry
 }
 

@@ -436,7 +436,7 @@ func TestAPISignRequests(t *testing.T) {
 	}
 	var post struct {
 		Binding, Action, HTML string
-		Fields              map[string]string
+		Fields                map[string]string
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), &post); err != nil {
 		t.Fatal(err)
