@@ -54,6 +54,8 @@ func TestParseFixtures(t *testing.T) {
 			[]entryShape{{"root", false, 1}, {"saml2sp", true, 1}}},
 		{"keytool PKCS#12 named .jks (keytool lower-cased MyKey)", "keytool-default.jks", testStorePass, "", FormatPKCS12,
 			[]entryShape{{"mykey", true, 1}}},
+		{"keytool PKCS#12 after the reference procedure", "keytool-chain.p12", testStorePass, "", FormatPKCS12,
+			[]entryShape{{"intermediate", false, 1}, {"letstestcba", true, 3}, {"root", false, 1}}},
 		{"keytool EC PKCS#12", "keytool-ec.p12", testStorePass, "", FormatPKCS12,
 			[]entryShape{{"ec", true, 1}}},
 		{"openssl PKCS#12 AES with chain", "openssl.p12", testStorePass, "", FormatPKCS12,
@@ -151,7 +153,7 @@ func TestParseErrors(t *testing.T) {
 // TestParseTruncated parses every prefix of every fixture: each must give
 // an error, never a panic or a hang.
 func TestParseTruncated(t *testing.T) {
-	files := []string{"keytool.jks", "keytool-default.jks", "keytool-ec.p12", "openssl.p12", "openssl-legacy.p12",
+	files := []string{"keytool.jks", "keytool-default.jks", "keytool-chain.p12", "keytool-ec.p12", "openssl.p12", "openssl-legacy.p12",
 		"leaf-pkcs8.pem", "ec-sec1.pem", "root.der", "jks-short-key.jks"}
 	if testing.Short() {
 		files = files[:2]

@@ -327,11 +327,15 @@ func printList(w io.Writer, ks *keys.Keystore, verbose bool) {
 	fmt.Fprintf(w, "Your keystore contains %d %s\n\n", len(ks.Entries), plural(len(ks.Entries), "entry", "entries"))
 	for _, e := range ks.Entries {
 		created := ""
-		if !e.Created.IsZero() {
+		if !e.Created.IsZero() { // PKCS#12 and PEM carry no creation date
 			created = e.Created.UTC().Format("Jan 2, 2006")
 		}
 		if !verbose {
-			fmt.Fprintf(w, "%s, %s, %s,\nCertificate fingerprint (SHA-256): %s\n", e.Alias, created, entryType(e), colonHex(keys.FingerprintSHA256(e.Chain[0])))
+			head := e.Alias + ", "
+			if created != "" {
+				head += created + ", "
+			}
+			fmt.Fprintf(w, "%s%s,\nCertificate fingerprint (SHA-256): %s\n", head, entryType(e), colonHex(keys.FingerprintSHA256(e.Chain[0])))
 			continue
 		}
 		fmt.Fprintf(w, "Alias name: %s\n", e.Alias)

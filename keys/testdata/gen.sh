@@ -50,6 +50,19 @@ openssl x509 -req -in leaf.csr -CA intermediate.pem -CAkey intermediate-key.pem 
 cat leaf.pem intermediate.pem root.pem > chain.pem
 openssl x509 -in root.pem -outform DER -out root.der
 
+# The reference's procedure done by keytool alone: genkeypair, certreq, the
+# intermediate signs, import root, intermediate, reply. A keytool PKCS#12
+# with a chain of 3 and two trusted entries.
+keytool -genkeypair -alias letstestcba -keyalg RSA -keysize 2048 -validity 3650 \
+  -dname "CN=letstestcba.example.com, O=Example, C=US" -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
+keytool -certreq -alias letstestcba -file letstestcba.csr -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
+openssl x509 -req -in letstestcba.csr -CA intermediate.pem -CAkey intermediate-key.pem -CAcreateserial -sha256 -days 3650 \
+  -extfile ca.cnf -extensions leaf -out letstestcba-signed.pem 2>/dev/null
+keytool -import -noprompt -trustcacerts -alias root -file root.pem -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
+keytool -import -noprompt -trustcacerts -alias intermediate -file intermediate.pem -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
+keytool -importcert -alias letstestcba -file letstestcba-signed.pem -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
+rm -f letstestcba-signed.pem
+
 # PEM keystores: PKCS#8, PKCS#1 and SEC1 keys, each with certificates.
 cat leaf-key.pem leaf.pem intermediate.pem > leaf-pkcs8.pem
 openssl rsa -in leaf-key.pem -traditional -out leaf-pkcs1-key.pem 2>/dev/null
