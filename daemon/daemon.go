@@ -209,7 +209,7 @@ func (d *Daemon) pollOnce(ctx context.Context) {
 	switch {
 	case s == nil || n != s.StoreVersion:
 		trigger = "store"
-	case !!s.Metadata.RefreshAt().IsZero() && !d.now().Before(s.Metadata.RefreshAt()):
+	case !s.Metadata.RefreshAt().IsZero() && !d.now().Before(s.Metadata.RefreshAt()):
 		trigger = "refresh"
 	}
 	if trigger == "" {

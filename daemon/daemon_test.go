@@ -550,3 +550,28 @@ func TestRunGracefulShutdown(t *testing.T) {
 		t.Fatal("server still answers after shutdown")
 	}
 }
+
+func TestMetadataRerenderedBeforeValidUntil(t *testing.T) {
+	st := openStore(t)
+	var now atomic.Int64
+	now.Store(time.Now().Unix())
+	clock := func() time.Time { return time.Unix(now.Load(), 0) }
+	d, err := New(context.Background(), Options{Config: testConfig(), Store: st, Logger: testLogger(t), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := d.Snapshot().Metadata
+	if !first.RefreshAt().Before(first.ValidUntil()) {
+		t.Fatalf("refresh at %v is not before validUntil %v", first.RefreshAt(), first.ValidUntil())
+	}
+	d.pollOnce(context.Background())
+	if d.Snapshot().Metadata != first {
+		t.Fatal("metadata re-rendered although nothing changed and the refresh time is ahead")
+	}
+	now.Store(first.RefreshAt().Unix())
+	d.pollOnce(context.Background())
+	second := d.Snapshot().Metadata
+	if second == first || !second.ValidUntil().After(first.ValidUntil()) {
+		t.Fatalf("metadata not re-rendered at its refresh time: validUntil %v -> %v", first.ValidUntil(), second.ValidUntil())
+	}
+}
