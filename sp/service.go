@@ -155,7 +155,7 @@ func New(s Settings) (*Service, error) {
 			svc.log.Warn("deprecated signature algorithm configured", "idp", p.name, "algorithm", p.alg.URI,
 				"fix", "switch signature_algorithm to rsa-sha256 once the IdP accepts it")
 		}
-		if p.digest.Deprecated && p.signAuthn {
+		if p.digest.Deprecated && (p.signAuthn || p.signLogout) {
 			svc.log.Warn("deprecated digest algorithm configured", "idp", p.name, "digest", p.digest.URI)
 		}
 	}
