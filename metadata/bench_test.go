@@ -25,7 +25,7 @@ import (
 //   - crewjam: what crewjam/saml's samlsp.Middleware.ServeMetadata does on
 //     every request (sp.Metadata() + xml.MarshalIndent), with the same key,
 //     certificate, entity id and endpoints.
-func benchHandlers(b *testing.B) map[string]http.Handler {
+func benchHandlers(b testing.TB) map[string]http.Handler {
 	cred := loadCred(b, "rsa-signing", keys.UseSigning, keys.RoleCurrent)
 	enc := *cred
 	enc.Use = keys.UseEncryption
@@ -78,7 +78,7 @@ func benchHandlers(b *testing.B) map[string]http.Handler {
 	return out
 }
 
-func mustURL(b *testing.B, s string) url.URL {
+func mustURL(b testing.TB, s string) url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
 		b.Fatal(err)

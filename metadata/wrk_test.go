@@ -22,8 +22,7 @@ func TestWrkLoopback(t *testing.T) {
 		t.Skip("set SAMLKEYD_WRK=1 to run the wrk loopback comparison")
 	}
 	wrk := tooltest.Path(t, "wrk")
-	b := &testing.B{}
-	handlers := benchHandlers(b)
+	handlers := benchHandlers(t)
 	rate := map[string]float64{}
 	re := regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
 	// Three rounds, round-robin, best rate of each: the machine is shared,
