@@ -81,7 +81,8 @@ func sign(root *etree.Element, c *keys.Credential, algorithm string) (warnings [
 // rawECDSASigner turns a crypto.Signer's ASN.1 DER ECDSA signature into the
 // fixed-size r||s concatenation XML-DSig requires (RFC 4051 §3.3.1, XML
 // Signature 1.1 §6.4.3). goxmldsig v1.6.1 writes the DER form as it comes
-// from the signer, which xmlsec1 and other verifiers reject.
+// from the signer, which xmlsec1 and other verifiers reject; its validator
+// also expects DER (russellhaering/goxmldsig#163, fix in PR #164, open).
 type rawECDSASigner struct {
 	crypto.Signer
 	size int // bytes of each of r and s
