@@ -38,8 +38,9 @@ const DefaultTimeout = 10 * time.Second
 const maxBody = 4 << 10
 
 // scheduleParser accepts five- or six-field specs (seconds optional) and
-// descriptors such as @every 5m and @daily.
-var scheduleParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+// descriptors such as @every 5m and @daily: the parser config validation
+// uses, so a spec the config accepts is one the scheduler runs.
+var scheduleParser = config.ScheduleParser()
 
 // ParseSchedule parses a check's schedule: a cron expression with an
 // optional leading seconds field, or a descriptor (@every 5m, @hourly).

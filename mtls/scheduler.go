@@ -31,6 +31,9 @@ type Recorder interface {
 	LastCheck(ctx context.Context, check string) (*Result, error)
 }
 
+// LockName is the Locker name a scheduled run of the check holds.
+func LockName(check string) string { return "mtls-check:" + check }
+
 // SchedulerOptions configure a Scheduler. Zero values are usable defaults.
 type SchedulerOptions struct {
 	Logger        *slog.Logger   // nil = discard
@@ -218,7 +221,7 @@ func (s *Scheduler) scheduled(j *job) {
 		s.execute(ctx, c)
 		return
 	}
-	ran, err := s.o.Locker.WithLock(ctx, "mtls-check:"+j.name, func(ctx context.Context) error {
+	ran, err := s.o.Locker.WithLock(ctx, LockName(j.name), func(ctx context.Context) error {
 		s.execute(ctx, c)
 		return nil
 	})
