@@ -12,12 +12,6 @@ import (
 	"testing"
 )
 
-// requestError reports whether err is one of the errors bad request input
-// may produce.
-func requestError(err error) bool {
-	return errors.Is(err, ErrBadRequest) || errors.Is(err, ErrBadBinding) || errors.Is(err, ErrUnknownIdP)
-}
-
 func fuzzService(t testing.TB) (*Service, Settings) {
 	s := testSettings(t, "ecp256") // an EC key keeps each run fast
 	return mustNew(t, s), s
@@ -43,7 +37,7 @@ func FuzzAuthnRequest(f *testing.F) {
 		}
 		m, err := svc.AuthnRequest(o)
 		if err != nil {
-			if !requestError(err) {
+			if !IsBadRequest(err) {
 				t.Fatalf("error is not a request error: %v", err)
 			}
 			return
@@ -101,13 +95,13 @@ func FuzzRequestJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var a AuthnOptions
 		if decodeStrict(body, &a) == nil {
-			if _, err := svc.AuthnRequest(a); err != nil && !requestError(err) {
+			if _, err := svc.AuthnRequest(a); err != nil && !IsBadRequest(err) {
 				t.Fatalf("authn: %v", err)
 			}
 		}
 		var l LogoutOptions
 		if decodeStrict(body, &l) == nil {
-			if _, err := svc.LogoutRequest(l); err != nil && !requestError(err) {
+			if _, err := svc.LogoutRequest(l); err != nil && !IsBadRequest(err) {
 				t.Fatalf("logout: %v", err)
 			}
 		}

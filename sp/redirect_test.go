@@ -307,7 +307,7 @@ func TestRequestErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := tt.send()
-			if !errors.Is(err, tt.want) || m != nil {
+			if !errors.Is(err, tt.want) || m != nil || !IsBadRequest(err) {
 				t.Fatalf("got %v, %v; want %v", m, err, tt.want)
 			}
 		})

@@ -37,6 +37,14 @@ var (
 	ErrBadSettings = errors.New("bad sp settings")
 )
 
+// IsBadRequest reports whether err was caused by the request's input
+// (ErrUnknownIdP, ErrBadBinding or ErrBadRequest): the API answers it with
+// a 4xx and err's text, which never holds key material. Any other error
+// from AuthnRequest or LogoutRequest is the daemon's fault (a 5xx).
+func IsBadRequest(err error) bool {
+	return errors.Is(err, ErrBadRequest) || errors.Is(err, ErrBadBinding) || errors.Is(err, ErrUnknownIdP)
+}
+
 // The SAML binding URNs, and the short names requests and config use.
 const (
 	BindingRedirectURN = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"

@@ -1,7 +1,9 @@
 package sp
 
 import (
+	"crypto"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -159,5 +161,24 @@ func TestAuthnRequestsSigned(t *testing.T) {
 	s.IdPs[0].SignAuthnRequest = false
 	if mustNew(t, s).AuthnRequestsSigned() {
 		t.Error("AuthnRequestsSigned = true with every sign_authn_request off")
+	}
+}
+
+// failingSigner is a key whose operation fails, as an HSM might.
+type failingSigner struct{ crypto.Signer }
+
+func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("token removed")
+}
+
+func TestSignerFailureIsNotABadRequest(t *testing.T) {
+	s := testSettings(t, "rsa2048")
+	s.Signing.Signer = failingSigner{s.Signing.Signer}
+	svc := mustNew(t, s)
+	for _, b := range []string{BindingRedirect, BindingPOST} {
+		_, err := svc.AuthnRequest(AuthnOptions{IdP: "corp", Binding: b})
+		if err == nil || IsBadRequest(err) || !strings.Contains(err.Error(), "token removed") {
+			t.Errorf("%s: err = %v, want the signer's error, not a bad request", b, err)
+		}
 	}
 }
