@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -11,10 +12,14 @@ import (
 	"fmt"
 )
 
-// ParseCertificates parses a PEM bundle of CERTIFICATE blocks (other blocks
-// are ignored) or DER data (one or more concatenated certificates, as
-// keytool -exportcert writes without -rfc).
+// ParseCertificates parses certificates as CAs send them: a PEM bundle of
+// CERTIFICATE blocks (other blocks are ignored), a PEM "PKCS7" block, DER
+// (one or more concatenated certificates, as keytool -exportcert writes
+// without -rfc), or a DER PKCS#7 (.p7b) certificate bundle.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	if len(data) == 0 {
+		return nil, errors.New("parse certificates: empty input")
+	}
 	if bytes.Contains(data, []byte("-----BEGIN ")) {
 		var certs []*x509.Certificate
 		rest := data
@@ -24,26 +29,72 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 			if b == nil {
 				break
 			}
-			if b.Type != "CERTIFICATE" && b.Type != "X509 CERTIFICATE" && b.Type != "TRUSTED CERTIFICATE" {
-				continue
+			switch b.Type {
+			case "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE":
+				c, err := x509.ParseCertificate(b.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("parse certificates: PEM block %d: %w", len(certs)+1, err)
+				}
+				certs = append(certs, c)
+			case "PKCS7", "CERTIFICATE CHAIN":
+				p7, err := parsePKCS7Certificates(b.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("parse certificates: PEM %s block: %w", b.Type, err)
+				}
+				certs = append(certs, p7...)
 			}
-			c, err := x509.ParseCertificate(b.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("parse certificates: PEM block %d: %w", len(certs)+1, err)
-			}
-			certs = append(certs, c)
 		}
 		if len(certs) == 0 {
-			return nil, errors.New("parse certificates: no CERTIFICATE block in PEM data")
+			return nil, errors.New("parse certificates: no CERTIFICATE or PKCS7 block in PEM data")
 		}
 		return certs, nil
 	}
-	if len(data) == 0 {
-		return nil, errors.New("parse certificates: empty input")
+	if certs, err := parsePKCS7Certificates(data); err == nil {
+		return certs, nil
 	}
 	certs, err := x509.ParseCertificates(data)
 	if err != nil {
-		return nil, fmt.Errorf("parse certificates: not PEM and not DER: %w", err)
+		return nil, fmt.Errorf("parse certificates: not PEM, PKCS#7 or DER certificates: %w", err)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("parse certificates: no certificate in the input")
+	}
+	return certs, nil
+}
+
+// oidSignedData is PKCS#7 signedData (RFC 2315 / RFC 5652).
+var oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+
+// parsePKCS7Certificates returns the certificates of a DER PKCS#7
+// SignedData, the ".p7b" bundle many CAs answer a CSR with.
+func parsePKCS7Certificates(der []byte) ([]*x509.Certificate, error) {
+	var ci struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	}
+	if rest, err := asn1.Unmarshal(der, &ci); err != nil || len(rest) != 0 {
+		return nil, errors.New("not a PKCS#7 ContentInfo")
+	}
+	if !ci.ContentType.Equal(oidSignedData) {
+		return nil, fmt.Errorf("PKCS#7 content type %v is not signedData", ci.ContentType)
+	}
+	var sd struct {
+		Version          int
+		DigestAlgorithms asn1.RawValue
+		ContentInfo      asn1.RawValue
+		Certificates     asn1.RawValue `asn1:"optional,tag:0"`
+		CRLs             asn1.RawValue `asn1:"optional,tag:1"`
+		SignerInfos      asn1.RawValue
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		return nil, fmt.Errorf("PKCS#7 signedData: %w", err)
+	}
+	if len(sd.Certificates.Bytes) == 0 {
+		return nil, errors.New("PKCS#7 signedData holds no certificate")
+	}
+	certs, err := x509.ParseCertificates(sd.Certificates.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("PKCS#7 certificates: %w", err)
 	}
 	return certs, nil
 }

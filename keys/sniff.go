@@ -24,20 +24,20 @@ func Sniff(data []byte) (Format, error) {
 		return FormatJKS, nil
 	case bytes.HasPrefix(data, magicJCEKS):
 		return "", fmt.Errorf("sniff keystore: JCEKS is not supported, convert it with keytool -importkeystore -deststoretype pkcs12: %w", ErrUnsupportedFormat)
-	case bytes.Contains(data[:min(len(data), 4096)], []byte("-----BEGIN ")):
+	}
+	if body, ok := derSequenceBody(data); ok {
+		switch {
+		case len(body) >= 3 && body[0] == 0x02 && body[1] == 0x01 && body[2] == 0x03:
+			return FormatPKCS12, nil
+		case len(body) >= 1 && body[0] == 0x30:
+			return FormatDER, nil
+		}
+	}
+	// PEM may follow text, as openssl x509 -text writes it.
+	if bytes.Contains(data, []byte("-----BEGIN ")) {
 		return FormatPEM, nil
 	}
-	body, ok := derSequenceBody(data)
-	if !ok {
-		return "", fmt.Errorf("sniff keystore: not JKS, PKCS#12, PEM or DER: %w", ErrUnsupportedFormat)
-	}
-	switch {
-	case len(body) >= 3 && body[0] == 0x02 && body[1] == 0x01 && body[2] == 0x03:
-		return FormatPKCS12, nil
-	case len(body) >= 1 && body[0] == 0x30:
-		return FormatDER, nil
-	}
-	return "", fmt.Errorf("sniff keystore: DER data that is neither PKCS#12 nor an X.509 certificate: %w", ErrUnsupportedFormat)
+	return "", fmt.Errorf("sniff keystore: not JKS, PKCS#12, PEM or DER: %w", ErrUnsupportedFormat)
 }
 
 // derSequenceBody returns the content of the outer DER SEQUENCE that data

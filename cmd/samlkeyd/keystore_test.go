@@ -81,6 +81,24 @@ func TestKeystoreProcedure(t *testing.T) {
 	tool(t, "openssl", "x509", "-req", "-in", csr, "-CA", fixture("intermediate.pem"), "-CAkey", fixture("intermediate-key.pem"),
 		"-CAcreateserial", "-CAserial", filepath.Join(dir, "ca.srl"), "-days", "365", "-sha256", "-out", signed)
 
+	t.Run("a CA's PKCS#7 bundle with the whole chain needs no prior imports", func(t *testing.T) {
+		p7b := filepath.Join(dir, "reply.p7b")
+		tool(t, "openssl", "crl2pkcs7", "-nocrl", "-certfile", signed, "-certfile", fixture("intermediate.pem"),
+			"-certfile", fixture("root.pem"), "-outform", "DER", "-out", p7b)
+		data, _ := os.ReadFile(ks)
+		other := filepath.Join(t.TempDir(), "copy.jks")
+		if err := os.WriteFile(other, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := mustCLI(t, "keystore", "import", "--alias", "letstestcba", "--file", p7b, "--keystore", other, "--storepass-env", "KS_PASS")
+		if !strings.Contains(out, "chain length 3") {
+			t.Errorf("import of the bundle printed %q", out)
+		}
+		if out := mustCLI(t, "keystore", "validate", "--keystore", other, "--storepass-env", "KS_PASS"); out != "Valid key_store\n" {
+			t.Errorf("validate printed %q", out)
+		}
+	})
+
 	t.Run("wrong order refused, file unchanged", func(t *testing.T) {
 		before, _ := os.ReadFile(ks)
 		_, err := cli(t, append([]string{"keystore", "import", "--alias", "letstestcba", "--file", signed}, pw...)...)

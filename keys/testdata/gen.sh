@@ -6,7 +6,7 @@
 # uses the store password for PKCS#12 keys).
 set -eu
 cd "$(dirname "$0")"
-rm -f *.jks *.p12 *.pem *.der *.jceks *.csr *.srl *.cnf
+rm -f *.jks *.p12 *.pem *.der *.jceks *.csr *.srl *.cnf *.p7b
 SP=storepass1
 KP=keypass1
 DN="CN=sp.example.com, OU=SSO, O=Example, C=US"
@@ -61,6 +61,9 @@ openssl x509 -req -in letstestcba.csr -CA intermediate.pem -CAkey intermediate-k
 keytool -import -noprompt -trustcacerts -alias root -file root.pem -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
 keytool -import -noprompt -trustcacerts -alias intermediate -file intermediate.pem -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
 keytool -importcert -alias letstestcba -file letstestcba-signed.pem -keystore keytool-chain.p12 -storepass $SP 2>/dev/null
+# The same reply as a CA's PKCS#7 bundle (.p7b), PEM and DER.
+openssl crl2pkcs7 -nocrl -certfile letstestcba-signed.pem -certfile intermediate.pem -certfile root.pem -out reply.p7b.pem
+openssl crl2pkcs7 -nocrl -certfile letstestcba-signed.pem -certfile intermediate.pem -certfile root.pem -outform DER -out reply.p7b
 rm -f letstestcba-signed.pem
 
 # PEM keystores: PKCS#8, PKCS#1 and SEC1 keys, each with certificates.
