@@ -110,3 +110,21 @@ func (a *app) openStoreFor(ctx context.Context, cfg *config.Config) (*store.Stor
 	}
 	return store.Open(ctx, o)
 }
+
+// snapshot builds, offline, the snapshot `serve` would serve now, from the
+// effective config and the store. edit, when set, adjusts the config first.
+func (a *app) snapshot(ctx context.Context, cmd *cobra.Command, edit func(*config.Config)) (*daemon.Snapshot, error) {
+	cfg, err := a.effectiveConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if edit != nil {
+		edit(cfg)
+	}
+	st, err := a.openStoreFor(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return daemon.Build(ctx, cfg, st, daemon.BuildOptions{Logger: a.logger()})
+}
