@@ -17,6 +17,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
+	"samlkeyd/config"
 	"samlkeyd/keys"
 )
 
@@ -416,5 +417,54 @@ func TestCertIndex(t *testing.T) {
 		if got := pemBase64(t, resp.Body.Bytes()); resp.Code != 200 || len(got) != 1 || got[0] != b64(c) {
 			t.Errorf("GET %s: %d, body is not the certificate", ci.PEMURL, resp.Code)
 		}
+	}
+}
+
+// TestPublishedImmutable checks that what the accessors hand out are
+// copies: a caller scribbling on them cannot change what is served.
+func TestPublishedImmutable(t *testing.T) {
+	p := mustBuild(t, testInput(t))
+	want := p.Metadata()
+	for _, b := range [][]byte{p.Metadata(), p.CertsJSON(), p.PEM(keys.UseSigning), p.DER(keys.UseEncryption)} {
+		clear(b)
+	}
+	p.Certificates()[0].SHA256 = "scribbled"
+	rec := get(t, NewHandler(fixedSource{p}, nil), "/saml/metadata", nil)
+	if !bytes.Equal(rec.Body.Bytes(), want) || !bytes.Equal(p.Metadata(), want) {
+		t.Error("changing an accessor's result changed the served metadata")
+	}
+	if p.Certificates()[0].SHA256 == "scribbled" || bytes.Count(p.PEM(keys.UseSigning), []byte("BEGIN CERTIFICATE")) != 1 {
+		t.Error("changing an accessor's result changed the rendering")
+	}
+	if p.EntityID() != testSP().EntityID || !p.BuiltAt().Equal(clock) || p.Signed() {
+		t.Errorf("EntityID %q BuiltAt %s Signed %v", p.EntityID(), p.BuiltAt(), p.Signed())
+	}
+}
+
+// TestContacts checks every ContactPerson is written, in order (crewjam's
+// EntityDescriptor keeps only one, so this reads the XML with etree).
+func TestContacts(t *testing.T) {
+	in := testInput(t)
+	in.SP.Contacts = append(in.SP.Contacts, config.Contact{Type: "support", Email: "mailto:help@example.com"})
+	root := descriptorsRoot(t, mustBuild(t, in).Metadata())
+	cps := root.SelectElements("ContactPerson")
+	if len(cps) != 2 {
+		t.Fatalf("%d ContactPerson elements, want 2", len(cps))
+	}
+	for i, want := range []struct{ typ, email string }{{"technical", "mailto:sso@example.com"}, {"support", "mailto:help@example.com"}} {
+		if got := cps[i].SelectAttrValue("contactType", ""); got != want.typ {
+			t.Errorf("contact %d type %q, want %q", i, got, want.typ)
+		}
+		if e := cps[i].SelectElement("EmailAddress"); e == nil || e.Text() != want.email {
+			t.Errorf("contact %d e-mail is not %q", i, want.email)
+		}
+	}
+	// Schema order: Organization, then ContactPerson, after the role descriptor.
+	var order []string
+	for _, el := range root.ChildElements() {
+		order = append(order, el.Tag)
+	}
+	if strings.Join(order, ",") != "SPSSODescriptor,Organization,ContactPerson,ContactPerson" {
+		t.Errorf("EntityDescriptor children %v out of schema order", order)
 	}
 }
