@@ -3,7 +3,6 @@ package metadata
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -90,7 +89,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 func (h *Handler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	p := h.src.Published()
 	if p == nil {
-		h.unavailable(w)
+		h.unavailable(w, r)
 		return
 	}
 	h.serve(w, r, &p.metadata)
@@ -99,7 +98,7 @@ func (h *Handler) serveMetadata(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	p := h.src.Published()
 	if p == nil {
-		h.unavailable(w)
+		h.unavailable(w, r)
 		return
 	}
 	h.serve(w, r, &p.index)
@@ -108,7 +107,7 @@ func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	p := h.src.Published()
 	if p == nil {
-		h.unavailable(w)
+		h.unavailable(w, r)
 		return
 	}
 	a := p.files[r.PathValue("file")]
@@ -123,13 +122,13 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, a)
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter) {
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	hdr["Cache-Control"] = []string{"no-store"}
 	hdr["Retry-After"] = []string{"5"}
 	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = io.WriteString(w, "metadata is not loaded yet\n")
+	h.write(w, r, []byte("metadata is not loaded yet\n"))
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, a *asset) {
