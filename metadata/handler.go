@@ -20,7 +20,9 @@ type Source interface {
 
 // asset is one precomputed response: the body and every header value,
 // already in the []string form http.Header holds, so serving it allocates
-// nothing for headers.
+// nothing for headers. The slices are shared by every response that
+// serves the asset: middleware may replace a header (Set, Del, Add all
+// allocate anew) but must never write into a value slice in place.
 type asset struct {
 	body []byte
 	etag string
