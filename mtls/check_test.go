@@ -317,3 +317,20 @@ func TestRunHonoursContext(t *testing.T) {
 		t.Fatalf("canceled run: %+v", r)
 	}
 }
+
+// TestRunUsesInjectedClock: Result.Start and server-chain verification both
+// follow Check.Now, so expiry is testable without waiting.
+func TestRunUsesInjectedClock(t *testing.T) {
+	p := newPKI(t)
+	addr := startGoServer(t, p, goServerOpts{})
+	c := newTestCheck(t, p.profile(t, p.good), "mhttps://"+addr+"/", nil)
+	later := p.server.Leaf.NotAfter.Add(time.Hour)
+	c.Now = func() time.Time { return later }
+	r := c.Run(context.Background())
+	if !r.Start.Equal(later) {
+		t.Errorf("start %s, want the injected %s", r.Start, later)
+	}
+	if r.OK || r.Stage != StageTLS || !strings.Contains(r.Diagnosis, "the server's certificate") || !strings.Contains(r.Diagnosis, "expired at") {
+		t.Errorf("stage %q diagnosis %q", r.Stage, r.Diagnosis)
+	}
+}

@@ -1,6 +1,9 @@
 package mtls
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,7 +14,7 @@ const (
 )
 
 // Metrics are the Prometheus series of the checks. A nil *Metrics records
-// nothing. Build it once per registry: registering twice panics.
+// nothing. NewMetrics on a registry that already holds them reuses them.
 type Metrics struct {
 	up       *prometheus.GaugeVec
 	duration *prometheus.GaugeVec
@@ -41,9 +44,30 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"check", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.up, m.duration, m.notAfter, m.skipped)
+		m.up = register(reg, m.up)
+		m.duration = register(reg, m.duration)
+		m.notAfter = register(reg, m.notAfter)
+		m.skipped = register(reg, m.skipped)
 	}
 	return m
+}
+
+// register registers c, or returns the collector already registered under
+// the same name, so a daemon that rebuilds its Metrics keeps its series.
+// Any other registration error is a programming error and panics, as
+// MustRegister does.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	panic(fmt.Errorf("register mtls metrics: %w", err))
 }
 
 func (m *Metrics) observe(r *Result) {

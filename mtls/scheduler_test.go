@@ -426,3 +426,14 @@ func TestSchedulerStopWithNothingRunning(t *testing.T) {
 		t.Fatal("Stop never finished")
 	}
 }
+
+func TestNewMetricsTwiceReusesSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m1 := NewMetrics(reg)
+	m1.skip("a", SkipStillRunning)
+	m2 := NewMetrics(reg) // a daemon rebuilding its wiring on reload
+	m2.skip("a", SkipStillRunning)
+	if v, _ := metricValue(t, reg, "samlkeyd_mtls_check_skipped_total", map[string]string{"check": "a"}); v != 2 {
+		t.Errorf("skips %v after two Metrics on one registry, want 2", v)
+	}
+}
