@@ -164,6 +164,17 @@ func TestJKSReadByKeystoreGo(t *testing.T) {
 	}
 }
 
+func TestPKCS12KeyPasswordMustBeStorePassword(t *testing.T) {
+	e, err := Generate(GenerateOptions{Alias: "a", KeyAlg: "EC", DName: "CN=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Keystore{Format: FormatPKCS12, Entries: []*Entry{e}}).Marshal(secret.FromString(testStorePass), secret.FromString(testKeyPass))
+	if err == nil || !strings.Contains(err.Error(), "store password") {
+		t.Fatalf("err = %v, want a refusal naming the store password", err)
+	}
+}
+
 // TestPKCS12ReadByOthers has upstream go-pkcs12 and openssl re-read a
 // PKCS#12 that Marshal wrote.
 func TestPKCS12ReadByOthers(t *testing.T) {

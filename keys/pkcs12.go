@@ -109,6 +109,9 @@ func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error
 }
 
 func marshalPKCS12(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error) {
+	if !keyPass.Equal(storePass) {
+		return nil, errors.New("write PKCS#12: keytool and openssl protect PKCS#12 keys with the store password: give no key password, or write JKS")
+	}
 	var keys []pkcs12.KeyEntry
 	var trusted []pkcs12.TrustStoreEntry
 	seen := map[string]bool{}
