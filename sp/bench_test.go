@@ -186,3 +186,23 @@ func TestBenchmarkRatios(t *testing.T) {
 		t.Errorf("redirect allocates %d B/op, target < 64 KiB", n)
 	}
 }
+
+// BenchmarkSignParallel signs from GOMAXPROCS goroutines, as the API does;
+// compare -cpu 1,2 for how a Service scales (nothing in it is locked but
+// the DEFLATE writer pool).
+func BenchmarkSignParallel(b *testing.B) {
+	svc, _ := benchService(b, "rsa2048")
+	for _, o := range []AuthnOptions{{IdP: "corp", Binding: BindingRedirect}, {IdP: "corp", Binding: BindingPOST}} {
+		b.Run(o.Binding+"-authn-rsa2048", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := svc.AuthnRequest(o); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
