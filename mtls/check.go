@@ -253,7 +253,7 @@ func (c *Check) Run(ctx context.Context) *Result {
 		r.OK = false
 		r.Err = f.err.Error()
 		if f.timedOut(ctx) {
-			r.Diagnosis = f.timeoutDiagnosis(ctx)
+			r.Diagnosis = f.timeoutDiagnosis()
 		} else {
 			r.Diagnosis = f.diagnose()
 		}

@@ -334,3 +334,32 @@ func TestRunUsesInjectedClock(t *testing.T) {
 		t.Errorf("stage %q diagnosis %q", r.Stage, r.Diagnosis)
 	}
 }
+
+// TestDiagnosisSilentClose: a server that completes the handshake, asks for
+// our certificate and then hangs up without an alert or a status.
+func TestDiagnosisSilentClose(t *testing.T) {
+	p := newPKI(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(p.clientCA.cert)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.server},
+		ClientAuth: tls.RequestClientCert, ClientCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	r := newTestCheck(t, p.profile(t, p.wrongCA), "mhttps://"+l.Addr().String()+"/", nil).Run(context.Background())
+	if r.OK || r.Stage != StageHTTP || !strings.Contains(r.Diagnosis, "closed the connection after the handshake") ||
+		!strings.Contains(r.Diagnosis, "not among them") {
+		t.Fatalf("stage %q diagnosis %q err %q", r.Stage, r.Diagnosis, r.Err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"strings"
@@ -57,7 +58,7 @@ func (f *failure) timedOut(ctx context.Context) bool {
 	return errors.As(f.err, &ne) && ne.Timeout()
 }
 
-func (f *failure) timeoutDiagnosis(ctx context.Context) string {
+func (f *failure) timeoutDiagnosis() string {
 	what := map[string]string{
 		StageDNS:     "the name server did not answer",
 		StageConnect: "the TCP connection was not answered (a firewall may drop it)",
@@ -131,6 +132,12 @@ func (f *failure) diagnose() string {
 			f.res.Address, c.port, c.profile.name, c.profile.defaultPort)
 	case errors.Is(f.err, syscall.EHOSTUNREACH), errors.Is(f.err, syscall.ENETUNREACH):
 		return fmt.Sprintf("%s is unreachable: check routing and firewalls", f.res.Address)
+	case f.stage == StageHTTP && f.res.Status == 0 && (errors.Is(f.err, io.EOF) || errors.Is(f.err, io.ErrUnexpectedEOF) || errors.Is(f.err, syscall.ECONNRESET)):
+		s := "the server closed the connection after the handshake without answering"
+		if f.facts != nil && f.facts.requested {
+			s += "; it may have refused our client certificate without a TLS alert. " + f.acceptableText()
+		}
+		return ourExpired + s
 	case f.res.Status != 0 && (f.stage == StageHTTP || certErrorPage(f.body)):
 		return ourExpired + f.statusDiagnosis()
 	case f.stage == StageTLS:
