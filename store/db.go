@@ -23,10 +23,13 @@ type dialect struct {
 	forUpdate string // row-lock suffix of a SELECT inside a write transaction
 }
 
-var (
-	sqliteDialect   = dialect{name: "sqlite", blob: "BLOB", serial: "INTEGER PRIMARY KEY AUTOINCREMENT"}
-	postgresDialect = dialect{name: "postgres", blob: "BYTEA", serial: "BIGSERIAL PRIMARY KEY", forUpdate: " FOR UPDATE"}
-)
+func sqliteDialect() dialect {
+	return dialect{name: "sqlite", blob: "BLOB", serial: "INTEGER PRIMARY KEY AUTOINCREMENT"}
+}
+
+func postgresDialect() dialect {
+	return dialect{name: "postgres", blob: "BYTEA", serial: "BIGSERIAL PRIMARY KEY", forUpdate: " FOR UPDATE"}
+}
 
 // sql expands {{blob}} and {{serial}} in a schema statement.
 func (d dialect) sql(q string) string {
@@ -56,7 +59,7 @@ func openDB(ctx context.Context, o Options) (*sql.DB, dialect, error) {
 			_ = db.Close()
 			return nil, dialect{}, fmt.Errorf("open store %s: %w", redactURL(o.DatabaseURL), err)
 		}
-		return db, postgresDialect, nil
+		return db, postgresDialect(), nil
 	}
 	dir := o.dataDir()
 	if err := makePrivateDir(dir); err != nil {
@@ -74,7 +77,7 @@ func openDB(ctx context.Context, o Options) (*sql.DB, dialect, error) {
 		_ = db.Close()
 		return nil, dialect{}, fmt.Errorf("open store %q: %w", path, err)
 	}
-	return db, sqliteDialect, nil
+	return db, sqliteDialect(), nil
 }
 
 // sqliteDSN returns the modernc.org/sqlite DSN for path: write transactions
@@ -134,6 +137,10 @@ func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "<database url>"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }

@@ -22,17 +22,25 @@ type migration struct {
 	up func(ctx context.Context, tx *sql.Tx, d dialect, now time.Time) error
 }
 
-// migrations are applied in order; a store records the versions it has. A
-// released migration is never edited: change the schema with a new one.
-var migrations = []migration{
-	{Migration{1, "certificate records, properties, audit log, change counter"}, migrateV1},
-	{Migration{2, "encryption keystore property: copy the signing keystore into it once"}, migrateV2},
+// migrations returns the migrations, applied in order; a store records the
+// versions it has. A released migration is never edited: change the schema
+// with a new one.
+func migrations() []migration {
+	return []migration{
+		{Migration{1, "certificate records, properties, audit log, change counter"}, migrateV1},
+		{Migration{2, "encryption keystore property: copy the signing keystore into it once"}, migrateV2},
+		{Migration{3, "check results"}, migrateV3},
+	}
 }
+
+// latest is the newest schema version.
+func latest() int { return len(migrations()) }
 
 // Migrations returns every schema version this build knows, in order.
 func Migrations() []Migration {
-	out := make([]Migration, len(migrations))
-	for i, m := range migrations {
+	ms := migrations()
+	out := make([]Migration, len(ms))
+	for i, m := range ms {
 		out[i] = m.Migration
 	}
 	return out
@@ -40,17 +48,18 @@ func Migrations() []Migration {
 
 // v1Schema is the first schema: the release that had only the signing
 // keystore property.
-var v1Schema = []string{
-	`CREATE TABLE changes (
+func v1Schema() []string {
+	return []string{
+		`CREATE TABLE changes (
 		id      INTEGER PRIMARY KEY CHECK (id = 1),
 		counter BIGINT NOT NULL
 	)`,
-	`INSERT INTO changes (id, counter) VALUES (1, 0)`,
-	`CREATE TABLE meta (
+		`INSERT INTO changes (id, counter) VALUES (1, 0)`,
+		`CREATE TABLE meta (
 		name  TEXT PRIMARY KEY,
 		value TEXT NOT NULL
 	)`,
-	`CREATE TABLE records (
+		`CREATE TABLE records (
 		id                 TEXT PRIMARY KEY,
 		name               TEXT NOT NULL UNIQUE,
 		type               TEXT NOT NULL,
@@ -65,12 +74,12 @@ var v1Schema = []string{
 		created            TEXT NOT NULL,
 		updated            TEXT NOT NULL
 	)`,
-	`CREATE TABLE properties (
+		`CREATE TABLE properties (
 		name    TEXT PRIMARY KEY,
 		value   TEXT NOT NULL,
 		updated TEXT NOT NULL
 	)`,
-	`CREATE TABLE audit (
+		`CREATE TABLE audit (
 		id     {{serial}},
 		at     TEXT NOT NULL,
 		actor  TEXT NOT NULL,
@@ -79,10 +88,11 @@ var v1Schema = []string{
 		old_value TEXT NOT NULL,
 		new_value TEXT NOT NULL
 	)`,
+	}
 }
 
 func migrateV1(ctx context.Context, tx *sql.Tx, d dialect, _ time.Time) error {
-	for _, q := range v1Schema {
+	for _, q := range v1Schema() {
 		if _, err := tx.ExecContext(ctx, d.sql(q)); err != nil {
 			return err
 		}
@@ -152,10 +162,10 @@ func migrate(ctx context.Context, db *sql.DB, d dialect, now time.Time, target i
 	if err != nil {
 		return nil, fmt.Errorf("migrate store: %w", err)
 	}
-	if v := maxVersion(have); v > len(migrations) {
-		return nil, fmt.Errorf("migrate store: schema version %d is newer than this samlkeyd knows (%d): upgrade samlkeyd", v, len(migrations))
+	if v := maxVersion(have); v > latest() {
+		return nil, fmt.Errorf("migrate store: schema version %d is newer than this samlkeyd knows (%d): upgrade samlkeyd", v, latest())
 	}
-	for _, m := range migrations {
+	for _, m := range migrations() {
 		if m.Version > target || have[m.Version] {
 			continue
 		}
@@ -223,7 +233,7 @@ func Migrate(ctx context.Context, o Options, dryRun bool) ([]Migration, error) {
 			return nil, err
 		}
 		defer db.Close()
-		return migrate(ctx, db, d, now(), len(migrations), log)
+		return migrate(ctx, db, d, now(), latest(), log)
 	}
 	var db *sql.DB
 	var err error
@@ -240,7 +250,7 @@ func Migrate(ctx context.Context, o Options, dryRun bool) ([]Migration, error) {
 		if db, err = sql.Open("sqlite", sqliteDSN(path, true)); err != nil {
 			return nil, fmt.Errorf("open store %q: %w", path, err)
 		}
-		d = sqliteDialect
+		d = sqliteDialect()
 	}
 	defer db.Close()
 	exists, err := d.tableExists(ctx, db, "schema_migrations")
@@ -254,7 +264,7 @@ func Migrate(ctx context.Context, o Options, dryRun bool) ([]Migration, error) {
 		}
 	}
 	var pending []Migration
-	for _, m := range migrations {
+	for _, m := range migrations() {
 		if !have[m.Version] {
 			pending = append(pending, m.Migration)
 		}

@@ -99,7 +99,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.db, s.d = db, d
-	if _, err := migrate(ctx, db, d, s.now(), len(migrations), s.log); err != nil {
+	if _, err := migrate(ctx, db, d, s.now(), latest(), s.log); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
