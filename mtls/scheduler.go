@@ -39,12 +39,13 @@ type SchedulerOptions struct {
 	Logger        *slog.Logger   // nil = discard
 	Location      *time.Location // time zone of cron specs; nil = UTC
 	MaxConcurrent int            // checks running at once; 0 = 8
-	Jitter        time.Duration  // each scheduled run waits a random [0, Jitter) first
+	Jitter        time.Duration  // each scheduled run waits a random [0, Jitter) first, capped at half its interval
 	Locker        Locker         // nil = every replica runs every check
 	Recorder      Recorder       // nil = results kept only as the last one in memory
 	Metrics       *Metrics       // nil = no metrics
 	// OnTransition is called when a check turns from success to failure or
-	// back (prev is nil on a check's first failure). nil = log the event.
+	// back (prev is nil on a check's first failure), on the run's goroutine:
+	// it must not block for long. nil = log the event.
 	OnTransition func(prev, cur *Result)
 	Now          func() time.Time // nil = time.Now; used for next-run times
 	Rand         io.Reader        // jitter source; nil = crypto/rand
@@ -52,7 +53,9 @@ type SchedulerOptions struct {
 
 // Scheduler runs checks on their cron schedules with panic recovery,
 // skip-if-still-running per check, a bound on concurrent checks, jitter and
-// a cross-replica lock. Stop cancels nothing: each check has its own timeout.
+// a cross-replica lock; with a Locker and a Recorder shared by replicas, each
+// tick of a check runs on one replica. Stop cancels nothing: each check has
+// its own timeout.
 type Scheduler struct {
 	o    SchedulerOptions
 	log  *slog.Logger
@@ -207,13 +210,18 @@ func (s *Scheduler) List() []Entry {
 // scheduled is one cron firing of a job, already inside Recover and
 // SkipIfStillRunning.
 func (s *Scheduler) scheduled(j *job) {
-	c := j.check.Load()
+	fired := s.o.Now()
+	gap := j.check.Load().schedule.Next(fired).Sub(fired)
 	if d := s.jitter(); d > 0 {
+		if gap > 0 && d >= gap/2 {
+			d %= gap / 2 // a run must stay inside its own tick
+		}
 		t := time.NewTimer(d)
 		<-t.C
 	}
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
+	c := j.check.Load() // after the waits, so a rotation during them counts
 	// Bound the store calls as well as the run; nothing outside cancels it.
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout+time.Minute)
 	defer cancel()
@@ -222,6 +230,11 @@ func (s *Scheduler) scheduled(j *job) {
 		return
 	}
 	ran, err := s.o.Locker.WithLock(ctx, LockName(j.name), func(ctx context.Context) error {
+		if s.ranThisTick(ctx, c, fired, gap) {
+			s.o.Metrics.skip(j.name, SkipOtherReplica)
+			s.log.Debug("mtls check already ran this tick on another replica", "check", j.name)
+			return nil
+		}
 		s.execute(ctx, c)
 		return nil
 	})
@@ -230,8 +243,24 @@ func (s *Scheduler) scheduled(j *job) {
 	}
 	if !ran && err == nil {
 		s.o.Metrics.skip(j.name, SkipOtherReplica)
-		s.log.Debug("mtls check ran on another replica", "check", j.name)
+		s.log.Debug("mtls check running on another replica", "check", j.name)
 	}
+}
+
+// ranThisTick reports whether the shared Recorder already holds a result of
+// this tick: the lock alone stops replicas running a check at the same
+// time, not one after the other when their ticks or jitter differ. A result
+// counts as this tick's if it started no earlier than the firing minus a
+// clock-skew allowance (a quarter of the interval, at most 5s).
+func (s *Scheduler) ranThisTick(ctx context.Context, c *Check, fired time.Time, gap time.Duration) bool {
+	if s.o.Recorder == nil {
+		return false
+	}
+	prev, err := s.o.Recorder.LastCheck(ctx, c.name)
+	if err != nil || prev == nil {
+		return false
+	}
+	return !prev.Start.Before(fired.Add(-min(gap/4, 5*time.Second)))
 }
 
 // execute runs c, then publishes the result: metrics, store, transition.

@@ -437,3 +437,42 @@ func TestNewMetricsTwiceReusesSeries(t *testing.T) {
 		t.Errorf("skips %v after two Metrics on one registry, want 2", v)
 	}
 }
+
+// TestSchedulerOneReplicaPerTick: two replicas share the store (a Locker and
+// a Recorder); they fire the same tick one after the other, as differing
+// clocks and jitter make them do. Only the first runs the check.
+func TestSchedulerOneReplicaPerTick(t *testing.T) {
+	p := newPKI(t)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	lock, rec := &MemoryLocker{}, &MemoryRecorder{}
+	tick := time.Date(2026, 6, 1, 12, 5, 0, 0, time.UTC)
+	now := tick
+	clock := func() time.Time { return now }
+	replica := func() *Scheduler {
+		s := NewScheduler(SchedulerOptions{Locker: lock, Recorder: rec, Metrics: m, Now: clock})
+		c := scheduledCheck(t, p.profile(t, p.good), "partner", closedPortURL(t), "*/5 * * * *")
+		c.Now = clock
+		if err := s.Update([]*Check{c}); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := replica(), replica()
+	fire(t, a, "partner")
+	now = tick.Add(1500 * time.Millisecond) // b's clock and jitter put it later
+	fire(t, b, "partner")
+	if n := len(rec.History("partner")); n != 1 {
+		t.Fatalf("%d runs of one tick on two replicas", n)
+	}
+	if v, _ := metricValue(t, reg, "samlkeyd_mtls_check_skipped_total", map[string]string{"check": "partner", "reason": SkipOtherReplica}); v != 1 {
+		t.Errorf("other-replica skips %v, want 1", v)
+	}
+	now = tick.Add(5 * time.Minute) // the next tick: b wins this time
+	fire(t, b, "partner")
+	now = now.Add(200 * time.Millisecond)
+	fire(t, a, "partner")
+	if n := len(rec.History("partner")); n != 2 {
+		t.Errorf("%d runs after two ticks, want 2", n)
+	}
+}
