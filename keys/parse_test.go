@@ -128,6 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{"JKS short private-key blob", "jks-short-key.jks", testStorePass, "", nil, "too short"},
 		{"encrypted PEM key", "leaf-encrypted-key.pem", "", "", ErrUnsupportedFormat, "openssl pkey"},
 		{"PEM key and certificate switched", "mismatched.pem", "", "", nil, "switched"},
+		{"PEM key without certificate", "leaf-key.pem", "", "", nil, "without its certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

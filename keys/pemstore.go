@@ -50,6 +50,9 @@ func parsePEM(data []byte) (*Keystore, error) {
 		if err != nil {
 			return nil, fmt.Errorf("PEM: %w", err)
 		}
+		if len(certs) == 0 {
+			return nil, errors.New("PEM: a private key without its certificate: append the certificate (and chain) to the file")
+		}
 		leaf := -1
 		for i, c := range certs {
 			if publicKeysEqual(c.PublicKey, key.Public()) {
