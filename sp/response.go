@@ -1,0 +1,562 @@
+package sp
+
+import (
+	"bytes"
+	"compress/flate"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	xrv "github.com/mattermost/xml-roundtrip-validator"
+	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
+
+	"samlkeyd/keys"
+)
+
+// Size caps applied before any parsing.
+const (
+	MaxResponseBase64   = 2 << 20 // bytes of the SAMLResponse as posted (base64)
+	MaxResponseXML      = 1 << 20 // bytes of the decoded (or inflated) XML
+	DefaultClockSkew    = 3 * time.Minute
+	defaultReplayMax    = 100_000
+	nsSAMLP             = "urn:oasis:names:tc:SAML:2.0:protocol"
+	nsSAML              = "urn:oasis:names:tc:SAML:2.0:assertion"
+	statusSuccess       = "urn:oasis:names:tc:SAML:2.0:status:Success"
+	bearerConfirmMethod = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+)
+
+// The checks a ResponseError names; the HTTP API returns the check as
+// {"error": check}.
+const (
+	CheckMalformed          = "malformed"           // not base64, too big, not well-formed or unstable XML, DOCTYPE, not a Response
+	CheckUnknownIdP         = "unknown_idp"         // no IdP record with that name
+	CheckIssuer             = "issuer"              // Issuer is not the IdP record's entity id
+	CheckStatus             = "status"              // StatusCode is not Success
+	CheckDestination        = "destination"         // Destination / Recipient is not one of our ACS URLs
+	CheckInResponseTo       = "in_response_to"      // not the request id the application passed
+	CheckSignature          = "signature"           // missing where required, or does not verify with the IdP's certificates
+	CheckMultipleAssertions = "multiple_assertions" // more or fewer than one assertion (CVE-2022-41912)
+	CheckUnencrypted        = "unencrypted"         // a plain Assertion from an IdP with Encrypt Assertion on
+	CheckDecrypt            = "decrypt"             // no decryption key opens it, or the algorithm is refused
+	CheckAudience           = "audience"            // AudienceRestriction without our entity id
+	CheckExpired            = "expired"             // NotOnOrAfter (+ skew) passed
+	CheckNotYetValid        = "not_yet_valid"       // NotBefore (- skew) not reached
+	CheckReplay             = "replay"              // assertion ID seen before within its validity
+	CheckSubject            = "subject"             // no NameID, or no bearer SubjectConfirmation
+)
+
+// ResponseError is a refused response: Check names the failed check (one
+// of the Check constants), Err says why.
+type ResponseError struct {
+	Check string
+	Err   error
+}
+
+func (e *ResponseError) Error() string { return "saml response: " + e.Check + ": " + e.Err.Error() }
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+func refuse(check string, format string, args ...any) *ResponseError {
+	return &ResponseError{Check: check, Err: fmt.Errorf(format, args...)}
+}
+
+// ErrResponseReplayCacheFull is returned when the in-memory replay cache
+// holds its maximum of unexpired assertion IDs.
+var ErrResponseReplayCacheFull = errors.New("replay cache full")
+
+// ReplayCache remembers assertion IDs until they expire. Implementations
+// MUST be safe for concurrent use; several replicas need a shared one.
+type ReplayCache interface {
+	// Record stores key until expires and reports whether key was already
+	// stored and not yet expired at now.
+	Record(ctx context.Context, key string, expires, now time.Time) (seen bool, err error)
+}
+
+// ResponseSettings configure a ResponseValidator. It is built once per
+// snapshot, like Service.
+type ResponseSettings struct {
+	EntityID string   // our entity id: the Audience every assertion must name
+	ACSURLs  []string // our ACS locations: Destination and Recipient must be one of them
+	// Decryption holds the encryption credentials of the snapshot: current,
+	// next (while published), previous (inside retire_after). An
+	// EncryptedKey naming a recipient certificate is opened with the
+	// matching credential only; one naming none is tried with each.
+	Decryption []*keys.Credential
+	IdPs       []ResponseIdP
+	AllowRSA15 bool // accept rsa-1_5 key transport (deprecated: logged as a warning at each use)
+	ClockSkew  time.Duration
+	Now        func() time.Time // nil = time.Now
+	Rand       io.Reader        // nil = crypto/rand (RSA blinding)
+	Logger     *slog.Logger     // nil = discard
+	Replay     ReplayCache      // nil = in-memory, bounded, entries expire at the assertion's NotOnOrAfter
+}
+
+// ResponseIdP is what a validator knows about one IdP.
+type ResponseIdP struct {
+	Name, EntityID      string
+	SigningCerts        []*x509.Certificate
+	EncryptAssertion    bool // refuse a plain Assertion
+	WantResponseSigned  bool // the Response element must carry a valid signature
+	WantAssertionSigned bool // the Assertion element must carry a valid signature
+}
+
+// Assertion is what a verified response says about the user.
+type Assertion struct {
+	NameID       string              `json:"name_id"`
+	NameIDFormat string              `json:"name_id_format,omitempty"`
+	SessionIndex string              `json:"session_index,omitempty"`
+	Attributes   map[string][]string `json:"attributes"`
+	NotOnOrAfter time.Time           `json:"not_on_or_after"`
+	Issuer       string              `json:"issuer"`
+}
+
+// ResponseValidator decrypts and validates SAML Responses. It is immutable
+// and safe for concurrent use.
+type ResponseValidator struct {
+	s    ResponseSettings
+	log  *slog.Logger
+	now  func() time.Time
+	idps map[string]ResponseIdP
+	dec  *decrypter
+}
+
+// NewResponseValidator checks s and returns a validator.
+func NewResponseValidator(s ResponseSettings) (*ResponseValidator, error) {
+	if s.EntityID == "" {
+		return nil, errors.New("response settings: entity id is empty")
+	}
+	if len(s.ACSURLs) == 0 {
+		return nil, errors.New("response settings: no ACS URL")
+	}
+	if s.ClockSkew < 0 {
+		return nil, fmt.Errorf("response settings: clock skew %s is negative", s.ClockSkew)
+	}
+	if s.ClockSkew == 0 {
+		s.ClockSkew = DefaultClockSkew
+	}
+	v := &ResponseValidator{s: s, log: s.Logger, now: s.Now, idps: map[string]ResponseIdP{}}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.s.Replay == nil {
+		v.s.Replay = NewMemoryReplayCache(defaultReplayMax)
+	}
+	rnd := s.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	v.dec = &decrypter{allowRSA15: s.AllowRSA15, rand: rnd, warn: v.log.Warn}
+	for i, c := range s.Decryption {
+		if c == nil || len(c.Chain) == 0 || c.Signer == nil {
+			return nil, fmt.Errorf("response settings: decryption credential %d has no key or certificate", i)
+		}
+		d, ok := c.Signer.(crypto.Decrypter)
+		if !ok {
+			return nil, fmt.Errorf("response settings: decryption credential %q (%s) cannot decrypt: use an RSA key", c.RecordName, c.Role)
+		}
+		v.dec.creds = append(v.dec.creds, decryptionKey{name: c.RecordName + " (" + string(c.Role) + ")", cert: c.Leaf(), key: d})
+	}
+	for _, p := range s.IdPs {
+		switch {
+		case p.Name == "":
+			return nil, errors.New("response settings: an IdP has no name")
+		case p.EntityID == "":
+			return nil, fmt.Errorf("response settings: idp %q: entity id is empty", p.Name)
+		case len(p.SigningCerts) == 0:
+			return nil, fmt.Errorf("response settings: idp %q: no signing certificate (set signing_certs or metadata_file)", p.Name)
+		}
+		if _, dup := v.idps[p.Name]; dup {
+			return nil, fmt.Errorf("response settings: idp %q listed twice", p.Name)
+		}
+		if p.EncryptAssertion && len(v.dec.creds) == 0 {
+			return nil, fmt.Errorf("response settings: idp %q has Encrypt Assertion on but there is no encryption key", p.Name)
+		}
+		v.idps[p.Name] = p
+	}
+	return v, nil
+}
+
+// Verify decodes samlResponseB64 (the SAMLResponse form value as posted:
+// base64, optionally of raw DEFLATE), decrypts and validates it for the
+// IdP record named idp, and returns its assertion. requestID, when not
+// empty, must equal the Response's and the SubjectConfirmation's
+// InResponseTo. Every refusal is a *ResponseError.
+func (v *ResponseValidator) Verify(ctx context.Context, idp string, samlResponseB64 string, requestID string) (*Assertion, error) {
+	p, ok := v.idps[idp]
+	if !ok {
+		return nil, refuse(CheckUnknownIdP, "no idp record %q", idp)
+	}
+	raw, err := decodeResponse(samlResponseB64)
+	if err != nil {
+		return nil, &ResponseError{Check: CheckMalformed, Err: err}
+	}
+	doc, err := parseXML(raw)
+	if err != nil {
+		return nil, &ResponseError{Check: CheckMalformed, Err: err}
+	}
+	now := v.now()
+	a, err := v.verify(ctx, p, doc.Root(), requestID, now)
+	if err != nil {
+		var re *ResponseError
+		if !errors.As(err, &re) {
+			err = &ResponseError{Check: CheckMalformed, Err: err}
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+func (v *ResponseValidator) verify(ctx context.Context, p ResponseIdP, resp *etree.Element, requestID string, now time.Time) (*Assertion, error) {
+	if resp.Tag != "Response" || resp.NamespaceURI() != nsSAMLP {
+		return nil, refuse(CheckMalformed, "root element is %s, want samlp:Response", resp.FullTag())
+	}
+	if ver := resp.SelectAttrValue("Version", ""); ver != "2.0" {
+		return nil, refuse(CheckMalformed, "Response Version %q, want 2.0", ver)
+	}
+	responseSigned := false
+	if childNS(resp, nsDSig, "Signature") != nil {
+		verified, err := v.verifySignature(p, resp, now)
+		if err != nil {
+			return nil, refuse(CheckSignature, "Response: %v", err)
+		}
+		resp, responseSigned = verified, true
+	} else if p.WantResponseSigned {
+		return nil, refuse(CheckSignature, "Response is not signed; idp %q requires a signed Response", p.Name)
+	}
+	if iss := childNS(resp, nsSAML, "Issuer"); iss != nil && strings.TrimSpace(iss.Text()) != p.EntityID {
+		return nil, refuse(CheckIssuer, "Response Issuer %q is not idp %q's entity id %q", iss.Text(), p.Name, p.EntityID)
+	}
+	dest := resp.SelectAttrValue("Destination", "")
+	if (dest != "" || responseSigned) && !slices.Contains(v.s.ACSURLs, dest) {
+		return nil, refuse(CheckDestination, "Response Destination %q is not one of our ACS URLs %q", dest, v.s.ACSURLs)
+	}
+	if irt := resp.SelectAttrValue("InResponseTo", ""); requestID != "" && irt != requestID {
+		return nil, refuse(CheckInResponseTo, "Response InResponseTo %q is not request id %q", irt, requestID)
+	}
+	if code := statusCode(resp); code != statusSuccess {
+		return nil, refuse(CheckStatus, "Response StatusCode is %q", code)
+	}
+
+	encs := childrenNS(resp, nsSAML, "EncryptedAssertion")
+	plains := childrenNS(resp, nsSAML, "Assertion")
+	if n := len(encs) + len(plains); n != 1 {
+		return nil, refuse(CheckMultipleAssertions, "Response holds %d assertions; exactly one is accepted", n)
+	}
+	var assertion *etree.Element
+	if len(encs) == 1 {
+		el, err := v.dec.decrypt(encs[0])
+		if err != nil {
+			return nil, refuse(CheckDecrypt, "EncryptedAssertion: %w", err)
+		}
+		if el.Tag != "Assertion" || el.NamespaceURI() != nsSAML {
+			return nil, refuse(CheckMalformed, "EncryptedAssertion holds %s, want saml:Assertion", el.FullTag())
+		}
+		assertion = el
+	} else {
+		if p.EncryptAssertion {
+			return nil, refuse(CheckUnencrypted, "idp %q has Encrypt Assertion on but the assertion is not encrypted", p.Name)
+		}
+		// Detach the assertion with the namespaces it inherits, so its
+		// signature verifies on its own.
+		el, err := detach(plains[0])
+		if err != nil {
+			return nil, refuse(CheckMalformed, "Assertion: %v", err)
+		}
+		assertion = el
+	}
+	if childNS(assertion, nsDSig, "Signature") != nil {
+		verified, err := v.verifySignature(p, assertion, now)
+		if err != nil {
+			return nil, refuse(CheckSignature, "Assertion: %v", err)
+		}
+		assertion = verified
+	} else if p.WantAssertionSigned || !responseSigned {
+		return nil, refuse(CheckSignature, "Assertion is not signed, and idp %q requires it (or the Response is not signed either)", p.Name)
+	}
+	a, id, err := v.readAssertion(p, assertion, requestID, now)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := v.s.Replay.Record(ctx, p.Name+"\x00"+id, a.NotOnOrAfter.Add(v.s.ClockSkew), now)
+	if err != nil {
+		return nil, fmt.Errorf("replay cache: %w", err)
+	}
+	if seen {
+		return nil, refuse(CheckReplay, "assertion %q from idp %q was already used", id, p.Name)
+	}
+	return a, nil
+}
+
+// readAssertion checks a verified assertion's issuer, subject, conditions
+// and audience, and reads it.
+func (v *ResponseValidator) readAssertion(p ResponseIdP, as *etree.Element, requestID string, now time.Time) (*Assertion, string, error) {
+	id := as.SelectAttrValue("ID", "")
+	if id == "" {
+		return nil, "", refuse(CheckMalformed, "Assertion has no ID")
+	}
+	if ver := as.SelectAttrValue("Version", ""); ver != "2.0" {
+		return nil, "", refuse(CheckMalformed, "Assertion Version %q, want 2.0", ver)
+	}
+	out := &Assertion{Attributes: map[string][]string{}}
+	iss := childNS(as, nsSAML, "Issuer")
+	if iss == nil || strings.TrimSpace(iss.Text()) != p.EntityID {
+		got := ""
+		if iss != nil {
+			got = iss.Text()
+		}
+		return nil, "", refuse(CheckIssuer, "Assertion Issuer %q is not idp %q's entity id %q", got, p.Name, p.EntityID)
+	}
+	out.Issuer = p.EntityID
+
+	subj := childNS(as, nsSAML, "Subject")
+	if subj == nil {
+		return nil, "", refuse(CheckSubject, "Assertion has no Subject")
+	}
+	nameID := childNS(subj, nsSAML, "NameID")
+	if enc := childNS(subj, nsSAML, "EncryptedID"); nameID == nil && enc != nil {
+		el, err := v.dec.decrypt(enc)
+		if err != nil {
+			return nil, "", refuse(CheckDecrypt, "EncryptedID: %w", err)
+		}
+		if el.Tag != "NameID" || el.NamespaceURI() != nsSAML {
+			return nil, "", refuse(CheckMalformed, "EncryptedID holds %s, want saml:NameID", el.FullTag())
+		}
+		nameID = el
+	}
+	if nameID == nil || strings.TrimSpace(nameID.Text()) == "" {
+		return nil, "", refuse(CheckSubject, "Assertion Subject has no NameID")
+	}
+	out.NameID = strings.TrimSpace(nameID.Text())
+	out.NameIDFormat = nameID.SelectAttrValue("Format", "")
+
+	// SubjectConfirmation: at least one bearer confirmation must hold.
+	var bearerErr error
+	var confirmed bool
+	var scNotOnOrAfter time.Time
+	for _, sc := range childrenNS(subj, nsSAML, "SubjectConfirmation") {
+		if sc.SelectAttrValue("Method", "") != bearerConfirmMethod {
+			continue
+		}
+		t, err := v.checkConfirmation(childNS(sc, nsSAML, "SubjectConfirmationData"), requestID, now)
+		if err != nil {
+			bearerErr = err
+			continue
+		}
+		confirmed, scNotOnOrAfter = true, t
+		break
+	}
+	if !confirmed {
+		if bearerErr != nil {
+			return nil, "", bearerErr
+		}
+		return nil, "", refuse(CheckSubject, "Assertion has no bearer SubjectConfirmation")
+	}
+
+	cond := childNS(as, nsSAML, "Conditions")
+	if cond == nil {
+		return nil, "", refuse(CheckAudience, "Assertion has no Conditions (and so no AudienceRestriction)")
+	}
+	notBefore, err := optTime(cond, "NotBefore")
+	if err != nil {
+		return nil, "", err
+	}
+	notOnOrAfter, err := optTime(cond, "NotOnOrAfter")
+	if err != nil {
+		return nil, "", err
+	}
+	if !notBefore.IsZero() && now.Add(v.s.ClockSkew).Before(notBefore) {
+		return nil, "", refuse(CheckNotYetValid, "Assertion Conditions NotBefore %s is after now %s (+%s skew)", notBefore.Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.s.ClockSkew)
+	}
+	if !notOnOrAfter.IsZero() && !now.Add(-v.s.ClockSkew).Before(notOnOrAfter) {
+		return nil, "", refuse(CheckExpired, "Assertion Conditions NotOnOrAfter %s has passed (now %s, skew %s)", notOnOrAfter.Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.s.ClockSkew)
+	}
+	restrictions := childrenNS(cond, nsSAML, "AudienceRestriction")
+	if len(restrictions) == 0 {
+		return nil, "", refuse(CheckAudience, "Assertion has no AudienceRestriction naming %q", v.s.EntityID)
+	}
+	// Every AudienceRestriction must be met (core 2.5.1.4).
+	for _, r := range restrictions {
+		var auds []string
+		for _, a := range childrenNS(r, nsSAML, "Audience") {
+			auds = append(auds, strings.TrimSpace(a.Text()))
+		}
+		if !slices.Contains(auds, v.s.EntityID) {
+			return nil, "", refuse(CheckAudience, "Assertion AudienceRestriction %q does not name our entity id %q", auds, v.s.EntityID)
+		}
+	}
+	out.NotOnOrAfter = scNotOnOrAfter
+	if !notOnOrAfter.IsZero() && notOnOrAfter.Before(out.NotOnOrAfter) {
+		out.NotOnOrAfter = notOnOrAfter
+	}
+
+	for _, st := range childrenNS(as, nsSAML, "AuthnStatement") {
+		if si := st.SelectAttrValue("SessionIndex", ""); si != "" && out.SessionIndex == "" {
+			out.SessionIndex = si
+		}
+	}
+	for _, st := range childrenNS(as, nsSAML, "AttributeStatement") {
+		for _, c := range st.ChildElements() {
+			attr := c
+			if c.NamespaceURI() == nsSAML && c.Tag == "EncryptedAttribute" {
+				el, err := v.dec.decrypt(c)
+				if err != nil {
+					return nil, "", refuse(CheckDecrypt, "EncryptedAttribute: %w", err)
+				}
+				attr = el
+			}
+			if attr.NamespaceURI() != nsSAML || attr.Tag != "Attribute" {
+				continue
+			}
+			name := attr.SelectAttrValue("Name", "")
+			if name == "" {
+				return nil, "", refuse(CheckMalformed, "Attribute without Name")
+			}
+			vals := out.Attributes[name]
+			for _, av := range childrenNS(attr, nsSAML, "AttributeValue") {
+				vals = append(vals, av.Text())
+			}
+			if vals == nil {
+				vals = []string{}
+			}
+			out.Attributes[name] = vals
+		}
+	}
+	return out, id, nil
+}
+
+// checkConfirmation checks one bearer SubjectConfirmationData and returns
+// its NotOnOrAfter.
+func (v *ResponseValidator) checkConfirmation(d *etree.Element, requestID string, now time.Time) (time.Time, error) {
+	if d == nil {
+		return time.Time{}, refuse(CheckSubject, "bearer SubjectConfirmation has no SubjectConfirmationData")
+	}
+	if r := d.SelectAttrValue("Recipient", ""); !slices.Contains(v.s.ACSURLs, r) {
+		return time.Time{}, refuse(CheckDestination, "SubjectConfirmationData Recipient %q is not one of our ACS URLs %q", r, v.s.ACSURLs)
+	}
+	if irt := d.SelectAttrValue("InResponseTo", ""); requestID != "" && irt != requestID {
+		return time.Time{}, refuse(CheckInResponseTo, "SubjectConfirmationData InResponseTo %q is not request id %q", irt, requestID)
+	}
+	noa, err := optTime(d, "NotOnOrAfter")
+	if err != nil {
+		return time.Time{}, err
+	}
+	if noa.IsZero() {
+		return time.Time{}, refuse(CheckSubject, "bearer SubjectConfirmationData has no NotOnOrAfter")
+	}
+	if !now.Add(-v.s.ClockSkew).Before(noa) {
+		return time.Time{}, refuse(CheckExpired, "SubjectConfirmationData NotOnOrAfter %s has passed (now %s, skew %s)", noa.Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.s.ClockSkew)
+	}
+	if nb, err := optTime(d, "NotBefore"); err != nil {
+		return time.Time{}, err
+	} else if !nb.IsZero() && now.Add(v.s.ClockSkew).Before(nb) {
+		return time.Time{}, refuse(CheckNotYetValid, "SubjectConfirmationData NotBefore %s is in the future", nb.Format(time.RFC3339))
+	}
+	return noa, nil
+}
+
+// verifySignature verifies the enveloped signature that is el's child with
+// the IdP's certificates and returns the element as signed (so that
+// nothing outside the signature is read afterwards).
+func (v *ResponseValidator) verifySignature(p ResponseIdP, el *etree.Element, now time.Time) (*etree.Element, error) {
+	vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: p.SigningCerts})
+	vc.IdAttribute = "ID"
+	vc.Clock = dsig.NewFakeClockAt(now)
+	// KeyInfo may name a key we do not know; drop a KeyInfo without an
+	// X509Certificate so that goxmldsig tries the configured certificates.
+	el = el.Copy()
+	if sig := childNS(el, nsDSig, "Signature"); sig != nil {
+		if ki := childNS(sig, nsDSig, "KeyInfo"); ki != nil && childNS(childNS(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate") == nil {
+			sig.RemoveChild(ki)
+		}
+	}
+	verified, err := vc.Validate(el)
+	if err != nil {
+		return nil, err
+	}
+	return verified, nil
+}
+
+// detach returns a copy of child (a descendant of the document) that declares the
+// namespaces it inherits.
+func detach(child *etree.Element) (*etree.Element, error) {
+	ctx, err := etreeutils.NSBuildParentContext(child)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err = ctx.SubContext(child)
+	if err != nil {
+		return nil, err
+	}
+	return etreeutils.NSDetatch(ctx, child)
+}
+
+func statusCode(resp *etree.Element) string {
+	sc := childNS(childNS(resp, nsSAMLP, "Status"), nsSAMLP, "StatusCode")
+	if sc == nil {
+		return ""
+	}
+	return sc.SelectAttrValue("Value", "")
+}
+
+func optTime(el *etree.Element, attr string) (time.Time, error) {
+	s := el.SelectAttrValue(attr, "")
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, refuse(CheckMalformed, "%s %s=%q is not an xs:dateTime", el.Tag, attr, s)
+	}
+	return t, nil
+}
+
+// decodeResponse undoes the POST binding's base64 (whitespace allowed) and
+// a raw DEFLATE some IdPs add, within the size caps.
+func decodeResponse(b64 string) ([]byte, error) {
+	if len(b64) > MaxResponseBase64 {
+		return nil, fmt.Errorf("SAMLResponse is %d bytes of base64, over the %d-byte cap", len(b64), MaxResponseBase64)
+	}
+	b64 = stripSpace(b64)
+	if b64 == "" {
+		return nil, errors.New("SAMLResponse is empty")
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("SAMLResponse is not base64: %w", err)
+	}
+	if len(raw) > MaxResponseXML {
+		return nil, fmt.Errorf("SAMLResponse decodes to %d bytes, over the %d-byte cap", len(raw), MaxResponseXML)
+	}
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) > 0 && t[0] == '<' {
+		return raw, nil
+	}
+	// Not XML: try raw DEFLATE, reading at most one byte past the cap.
+	inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(raw)), MaxResponseXML+1))
+	if err != nil {
+		return nil, fmt.Errorf("SAMLResponse is neither XML nor DEFLATE: %w", err)
+	}
+	if len(inflated) > MaxResponseXML {
+		return nil, fmt.Errorf("SAMLResponse inflates to more than the %d-byte cap", MaxResponseXML)
+	}
+	return inflated, nil
+}
+
+func validateRoundTrip(b []byte) error {
+	if err := xrv.Validate(bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("xml does not round-trip (mattermost/xml-roundtrip-validator): %w", err)
+	}
+	return nil
+}
