@@ -471,3 +471,36 @@ func isToken(s string) bool {
 	}
 	return true
 }
+
+// Summary renders r for people, as `samlkeyd check run` prints it: one
+// line of outcome, then the server's chain and the diagnosis when present.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	if r.OK {
+		fmt.Fprintf(&b, "%s: ok, status %d in %s", r.Check, r.Status, r.Stages[StageTotal].Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(&b, "%s: FAILED in the %s stage after %s", r.Check, r.Stage, r.Stages[StageTotal].Round(time.Millisecond))
+	}
+	if r.TLSVersion != "" {
+		fmt.Fprintf(&b, " (%s, %s)", r.TLSVersion, r.CipherSuite)
+	}
+	b.WriteString("\n")
+	for _, c := range r.ServerChain {
+		fmt.Fprintf(&b, "  server certificate %s, expires %s\n", c.Subject, c.NotAfter.Format(time.RFC3339))
+	}
+	if r.ClientCertRequested {
+		fmt.Fprintf(&b, "  client certificate requested; acceptable CAs: %s; our issuer accepted: %v\n",
+			orNone(r.AcceptableCAs), r.OurIssuerAccepted)
+	}
+	if r.Diagnosis != "" {
+		fmt.Fprintf(&b, "  diagnosis: %s\n", r.Diagnosis)
+	}
+	return b.String()
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "(none listed)"
+	}
+	return strings.Join(s, "; ")
+}

@@ -363,3 +363,29 @@ func TestDiagnosisSilentClose(t *testing.T) {
 		t.Fatalf("stage %q diagnosis %q err %q", r.Stage, r.Diagnosis, r.Err)
 	}
 }
+
+func TestResultSummary(t *testing.T) {
+	start := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	chain := []CertInfo{{Subject: "CN=api.partner.example", NotAfter: start.Add(24 * time.Hour)}}
+	for _, tc := range []struct {
+		name string
+		r    Result
+		want string
+	}{
+		{"ok", Result{Check: "partner", OK: true, Status: 200, Stages: map[string]time.Duration{StageTotal: 42 * time.Millisecond},
+			TLSVersion: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ServerChain: chain, ClientCertRequested: true,
+			AcceptableCAs: []string{"CN=Partner CA"}, OurIssuerAccepted: true},
+			"partner: ok, status 200 in 42ms (TLS 1.3, TLS_AES_128_GCM_SHA256)\n" +
+				"  server certificate CN=api.partner.example, expires 2026-05-02T12:00:00Z\n" +
+				"  client certificate requested; acceptable CAs: CN=Partner CA; our issuer accepted: true\n"},
+		{"failed", Result{Check: "partner", Stage: StageConnect, Stages: map[string]time.Duration{StageTotal: time.Millisecond},
+			Diagnosis: "connection refused"},
+			"partner: FAILED in the connect stage after 1ms\n  diagnosis: connection refused\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.r.Summary(); got != tc.want {
+				t.Errorf("summary\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
