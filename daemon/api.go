@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"samlkeyd/mtls"
 	"samlkeyd/sp"
 )
 
@@ -42,5 +43,28 @@ func (d *Daemon) answerMessage(w http.ResponseWriter, r *http.Request, actor, ki
 	default:
 		d.log.Error("sign request failed", "kind", kind, "actor", actor, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "signing failed; see the daemon log")
+	}
+}
+
+// apiChecks answers GET /api/v1/checks: every scheduled mTLS check with its
+// next run and last result.
+func (d *Daemon) apiChecks(w http.ResponseWriter, _ *http.Request, _ string) {
+	writeJSON(w, http.StatusOK, map[string]any{"checks": d.checks.List()})
+}
+
+// apiRunCheck answers POST /api/v1/checks/{name}/run: the check runs now and
+// the answer is its result (200 whether or not the check passed).
+func (d *Daemon) apiRunCheck(w http.ResponseWriter, r *http.Request, actor string) {
+	name := r.PathValue("name")
+	res, err := d.checks.RunNow(r.Context(), name)
+	switch {
+	case errors.Is(err, mtls.ErrUnknownCheck):
+		writeError(w, http.StatusNotFound, "unknown_check", err.Error())
+	case err != nil:
+		d.log.Error("run check", "check", name, "actor", actor, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the check could not run; see the daemon log")
+	default:
+		d.log.Info("check run by API", "check", name, "actor", actor, "ok", res.OK)
+		writeJSON(w, http.StatusOK, res)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"samlkeyd/config"
 	"samlkeyd/metadata"
+	"samlkeyd/mtls"
 )
 
 // Options are the daemon's dependencies. Nil fields take the defaults noted.
@@ -48,6 +49,7 @@ type Daemon struct {
 	metrics  *metrics
 
 	metadataHandler *metadata.Handler
+	checks          *mtls.Scheduler
 
 	buildMu sync.Mutex // serialises builds so a stale build never replaces a newer one
 	cfg     *config.Config
@@ -71,11 +73,22 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config}
 	d.metrics = newMetrics(o.Registry, d)
 	d.metadataHandler = metadata.NewHandler(d, o.Logger)
+	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
+		Logger:   o.Logger.With("component", "mtls"),
+		Locker:   o.Store,
+		Recorder: mtls.StoreRecorder{Store: o.Store},
+		Metrics:  mtls.NewMetrics(o.Registry),
+		Jitter:   2 * time.Second,
+		Now:      o.Now,
+		Rand:     o.Rand,
+	})
 	snap, err := d.build(ctx, o.Config)
 	if err != nil {
 		return nil, err
 	}
-	d.swap(snap)
+	if err := d.swap(snap); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -111,9 +124,13 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 	})
 }
 
-func (d *Daemon) swap(s *Snapshot) {
+func (d *Daemon) swap(s *Snapshot) error {
+	if err := d.checks.Update(s.Checks); err != nil {
+		return fmt.Errorf("schedule mTLS checks: %w", err)
+	}
 	d.snap.Store(s)
 	d.metrics.builds.Inc()
+	return nil
 }
 
 // Rebuild builds a snapshot from cfg (nil = the current config) and swaps it
@@ -126,12 +143,14 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 		cfg = d.cfg
 	}
 	snap, err := d.build(ctx, cfg)
+	if err == nil {
+		err = d.swap(snap)
+	}
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
 	d.cfg = cfg
-	d.swap(snap)
 	return nil
 }
 
@@ -159,6 +178,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.watchConfig(loopCtx) }()
 	}
+
+	d.checks.Start()
+	defer func() { <-d.checks.Stop().Done() }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

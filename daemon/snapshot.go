@@ -12,6 +12,7 @@ import (
 	"samlkeyd/config"
 	"samlkeyd/keys"
 	"samlkeyd/metadata"
+	"samlkeyd/mtls"
 	"samlkeyd/sp"
 	"samlkeyd/store"
 )
@@ -22,6 +23,8 @@ type Store interface {
 	Records(ctx context.Context) ([]*store.Record, error)
 	Property(ctx context.Context, name string) (value string, ok bool, err error)
 	ChangeCounter(ctx context.Context) (int64, error)
+	mtls.CheckResultStore
+	mtls.Locker
 }
 
 var _ Store = (*store.Store)(nil)
@@ -33,7 +36,8 @@ type Snapshot struct {
 	Keys         *keys.KeySet
 	Metadata     *metadata.Published
 	SP           *sp.Service
-	Certificates []CertFact // every certificate record, for metrics and expiry
+	Checks       []*mtls.Check // outbound mTLS health checks, bound to their profiles' keys
+	Certificates []CertFact    // every certificate record, for metrics and expiry
 	Built        time.Time
 	StoreVersion int64 // the store's change counter the snapshot was built from
 
@@ -83,6 +87,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	for _, r := range records {
 		byID[r.ID] = r
 	}
+	idx := newRecordIndex(records)
 
 	ks := &keys.KeySet{}
 	uses := map[string]string{}
@@ -126,6 +131,15 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("build signing service: %w", err)
 	}
+	checks, err := mtls.Build(cfg.Profiles, cfg.Checks, idx.resolveProfile)
+	if err != nil {
+		return nil, fmt.Errorf("build mTLS checks: %w", err)
+	}
+	for _, p := range cfg.Profiles {
+		if r, err := idx.find(p.Keystore); err == nil {
+			uses[r.ID] = joinUse(uses[r.ID], "mtls")
+		}
+	}
 	built := now()
 	pub, err := metadata.Build(metadata.Input{
 		SP:                  cfg.SP,
@@ -142,7 +156,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		return nil, err
 	}
 	snap := &Snapshot{
-		Config: cfg, Keys: ks, Metadata: pub, SP: svc,
+		Config: cfg, Keys: ks, Metadata: pub, SP: svc, Checks: checks,
 		Built: built, StoreVersion: version, tokens: tokens,
 	}
 	for _, r := range records {
