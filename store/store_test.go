@@ -671,3 +671,56 @@ func TestValidateRecord(t *testing.T) {
 		t.Errorf("keystore 20 years on: problems %v, want expired", v.Report.Problems)
 	}
 }
+
+// TestConcurrentFirstStart opens one fresh store from several replicas at
+// once: they migrate one at a time, agree on one master key, and create
+// each base keystore exactly once.
+func TestConcurrentFirstStart(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, o Options) {
+		if o.DatabaseURL == "" {
+			o.MasterKey = secret.Value{} // the replicas race to create master.key too
+		}
+		const replicas = 3
+		stores := make([]*Store, replicas)
+		errs := make([]error, replicas)
+		var wg sync.WaitGroup
+		for i := range replicas {
+			wg.Go(func() { stores[i], errs[i] = Open(ctx, o) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("replica %d: %v", i, err)
+			}
+			t.Cleanup(func() { _ = stores[i].Close() })
+		}
+		for i, s := range stores {
+			recs, err := s.Records(ctx) // every replica unseals every record
+			if err != nil {
+				t.Fatalf("replica %d: %v", i, err)
+			}
+			if len(recs) != 4 {
+				t.Errorf("replica %d sees %d records, want 4", i, len(recs))
+			}
+		}
+		entries, err := stores[0].Audit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds, sets := 0, 0
+		for _, e := range entries {
+			switch e.Action {
+			case ActionRecordAdd:
+				adds++
+			case ActionPropertySet:
+				sets++
+			}
+		}
+		if adds != 4 || sets != 2 {
+			t.Errorf("audit has %d record adds and %d property sets, want 4 and 2", adds, sets)
+		}
+		assertProp(t, stores[1], PropSigningKeystore, BaseSigningID)
+		assertProp(t, stores[2], PropEncryptionKeystore, BaseEncryptionID)
+	})
+}

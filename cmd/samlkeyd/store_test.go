@@ -1,8 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -200,5 +204,56 @@ func TestMigrateCLIDryRunCreatesNothing(t *testing.T) {
 	}
 	if out, err := storeCLI(t, dir, "migrate"); err != nil || !strings.Contains(out, "applied 2:") {
 		t.Errorf("migrate = %q, %v", out, err)
+	}
+}
+
+// TestStoreCLIOnPostgreSQL runs the CLI against a PostgreSQL store in a
+// schema of its own, with the master key from SAMLKEYD_MASTER_KEY.
+func TestStoreCLIOnPostgreSQL(t *testing.T) {
+	base := tooltest.DatabaseURL(t)
+	db, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "cli_" + hex.EncodeToString(b[:])
+	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dbURL := u.String()
+
+	// No master key: refused, since replicas must share one.
+	if _, err := cli(t, "--database-url", dbURL, "cert", "list"); err == nil || !strings.Contains(err.Error(), "SAMLKEYD_MASTER_KEY") {
+		t.Fatalf("cert list on PostgreSQL without a master key = %v, want a hint at SAMLKEYD_MASTER_KEY", err)
+	}
+	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("5a", 32))
+	t.Setenv("SAMLKEYD_DATABASE_URL", dbURL) // the environment names the store
+	out, err := cli(t, "--log-level", "error", "cert", "list", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []store.Record
+	if err := json.Unmarshal([]byte(out), &recs); err != nil || len(recs) != 4 {
+		t.Fatalf("cert list --json on PostgreSQL: %d records, %v", len(recs), err)
+	}
+	if out, err := cli(t, "--log-level", "error", "cert", "validate", store.BaseEncryptionID); err != nil || out != "Valid key_store\n" {
+		t.Errorf("cert validate = %q, %v", out, err)
+	}
+	if out, err := cli(t, "--log-level", "error", "property", "get", store.PropEncryptionKeystore); err != nil || out != store.BaseEncryptionID+"\n" {
+		t.Errorf("property get = %q, %v", out, err)
+	}
+	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("a5", 32))
+	if _, err := cli(t, "cert", "list"); err == nil || err.Error() != "cannot unseal keystore passwords: wrong master key?" {
+		t.Errorf("cert list with another master key = %v", err)
 	}
 }
