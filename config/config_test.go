@@ -563,3 +563,35 @@ func TestFormatDuration(t *testing.T) {
 		eq(t, d.String(), config.FormatDuration(d), want)
 	}
 }
+
+// TestMetadataAlgorithmShortName: the metadata signer takes URIs, so Load
+// turns a short name into its URI.
+func TestMetadataAlgorithmShortName(t *testing.T) {
+	for name, uri := range map[string]string{
+		"rsa-sha512":   "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+		"ecdsa-sha384": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+		"rsa-sha1":     "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+		"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+	} {
+		c, err := config.Parse([]byte("sp: {metadata: {signed: true, signature_algorithm: \"" + name + "\"}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, name, c.SP.Metadata.SignatureAlgorithm, uri)
+	}
+}
+
+func TestMinTLSVersion(t *testing.T) {
+	for v, want := range map[string]string{
+		"1.2": "", "TLS1.3": "", "13": "", "v1.2": "",
+		"1.1": `profiles[0].min_tls_version: "1.1" is not allowed: TLS 1.0 and 1.1 are obsolete; use 1.2 or 1.3`,
+		"2.0": `profiles[0].min_tls_version: "2.0": use 1.2 or 1.3`,
+	} {
+		_, err := config.Parse([]byte("profiles: [{name: mhttps, keystore: k, min_tls_version: \"" + v + "\"}]\n"))
+		got := ""
+		if err != nil {
+			got = strings.TrimPrefix(err.Error(), "parse config: ")
+		}
+		eq(t, v, got, want)
+	}
+}

@@ -232,6 +232,10 @@ func (c *Config) derive() []string {
 		}
 		c.SP.BaseURL = "http://" + net.JoinHostPort(host, port)
 	}
+	// The metadata signer takes the URI; accept the short name here too.
+	if uri, err := SignatureAlgorithmURI(c.SP.Metadata.SignatureAlgorithm); err == nil {
+		c.SP.Metadata.SignatureAlgorithm = uri
+	}
 	base := strings.TrimRight(c.SP.BaseURL, "/")
 	if c.SP.EntityID == "" {
 		c.SP.EntityID = base + "/saml/metadata"

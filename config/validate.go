@@ -71,6 +71,17 @@ func digestAlgorithms() map[string]string {
 	}
 }
 
+// SignatureAlgorithmURI returns the XML-DSig URI of a signature algorithm
+// given by short name ("rsa-sha256") or URI; an unknown one is an error.
+func SignatureAlgorithmURI(s string) (string, error) {
+	for uri, name := range signatureAlgorithms() {
+		if s == uri || s == name {
+			return uri, nil
+		}
+	}
+	return "", fmt.Errorf("unknown signature algorithm %q: use rsa-sha256, rsa-sha384, rsa-sha512, ecdsa-sha256, ecdsa-sha384, ecdsa-sha512 or their XML-DSig URIs (rsa-sha1 only if the IdP cannot do better)", s)
+}
+
 // knownAlgorithm reports whether s is a URI or short name of registry.
 func knownAlgorithm(registry map[string]string, s string) bool {
 	if _, ok := registry[s]; ok {
@@ -240,8 +251,11 @@ func (p *problems) binding(field, s string, allowed ...string) {
 }
 
 func (p *problems) signatureAlgorithm(field, s string) {
-	if s != "" && !knownAlgorithm(signatureAlgorithms(), s) {
-		p.add(field, "unknown signature algorithm %q: use rsa-sha256, rsa-sha384, rsa-sha512, ecdsa-sha256, ecdsa-sha384, ecdsa-sha512 or their XML-DSig URIs (rsa-sha1 only if the IdP cannot do better)", s)
+	if s == "" {
+		return
+	}
+	if _, err := SignatureAlgorithmURI(s); err != nil {
+		*p = append(*p, &FieldError{Field: field, Err: err})
 	}
 }
 
@@ -433,8 +447,11 @@ func (p *problems) profiles(profiles []Profile) map[string]bool {
 		if pr.DefaultPort < 0 || pr.DefaultPort > 65535 {
 			p.add(f+".default_port", "%d is out of range 1-65535", pr.DefaultPort)
 		}
-		switch strings.ToLower(strings.TrimPrefix(strings.ToLower(pr.MinTLSVersion), "tls")) {
-		case "", "1.2", "1.3":
+		v := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(pr.MinTLSVersion)), "tls"), "v"))
+		switch v {
+		case "", "1.2", "12", "1_2", "1.3", "13", "1_3":
+		case "1.0", "1.1", "10", "11":
+			p.add(f+".min_tls_version", "%q is not allowed: TLS 1.0 and 1.1 are obsolete; use 1.2 or 1.3", pr.MinTLSVersion)
 		default:
 			p.add(f+".min_tls_version", "%q: use 1.2 or 1.3", pr.MinTLSVersion)
 		}
