@@ -59,8 +59,18 @@ func (f *ksFlags) passwords(a *app) (secret.Value, secret.Value, error) {
 	return sp, kp, err
 }
 
-// load opens the keystore with the passwords.
+// load opens the keystore with the passwords. PEM and DER files need none,
+// so no password is asked for them.
 func (f *ksFlags) load(a *app) (*keys.Keystore, secret.Value, secret.Value, error) {
+	if data, err := os.ReadFile(f.path); err == nil {
+		if format, err := keys.Sniff(data); err == nil && (format == keys.FormatPEM || format == keys.FormatDER) {
+			ks, err := keys.Parse(data, secret.Value{}, secret.Value{})
+			if err != nil {
+				return nil, secret.Value{}, secret.Value{}, fmt.Errorf("load keystore %q: %w", f.path, err)
+			}
+			return ks, secret.Value{}, secret.Value{}, nil
+		}
+	}
 	sp, kp, err := f.passwords(a)
 	if err != nil {
 		return nil, sp, kp, err

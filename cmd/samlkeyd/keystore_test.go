@@ -212,11 +212,11 @@ func TestKeystoreCommands(t *testing.T) {
 }
 
 func TestKeystoreValidateProblems(t *testing.T) {
-	out, err := cli(t, "keystore", "validate", "--keystore", fixture("mismatched.pem"), "--storepass", "")
+	out, err := cli(t, "keystore", "validate", "--keystore", fixture("mismatched.pem"))
 	if err == nil || exitCode(err) == 2 {
 		t.Fatalf("validate of a switched key and certificate: out %q err %v, want a load error", out, err)
 	}
-	out, err = cli(t, "keystore", "validate", "--keystore", fixture("chain.pem"), "--storepass", "")
+	out, err = cli(t, "keystore", "validate", "--keystore", fixture("chain.pem"))
 	if exitCode(err) != 2 || !strings.Contains(out, "problem: no private-key entry") {
 		t.Fatalf("validate of a bundle without key: out %q err %v, want exit 2 and the problem", out, err)
 	}
