@@ -724,3 +724,46 @@ func TestConcurrentFirstStart(t *testing.T) {
 		assertProp(t, stores[2], PropEncryptionKeystore, BaseEncryptionID)
 	})
 }
+
+// TestFailedWriteLeavesNoTrace breaks a change halfway (its audit entry
+// cannot be written) and checks that none of it is left: every change is
+// one transaction.
+func TestFailedWriteLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, o Options) {
+		o.NoBaseKeystores = true
+		s := open(t, o)
+		c0, _ := s.ChangeCounter(ctx)
+		if _, err := s.db.Exec(`DROP TABLE audit`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddRecord(ctx, "test", NewRecord{Name: "c", Type: TypeTrustStoreCert, Data: readFixture(t, "cert.pem")}); err == nil {
+			t.Fatal("AddRecord succeeded without an audit table")
+		}
+		if err := s.SetProperty(ctx, "test", "samlkeyd.x", "1"); err == nil {
+			t.Fatal("SetProperty succeeded without an audit table")
+		}
+		if recs, err := s.Records(ctx); err != nil || len(recs) != 0 {
+			t.Errorf("after a failed add: %d records, %v", len(recs), err)
+		}
+		assertProp(t, s, "samlkeyd.x", "")
+		if c1, _ := s.ChangeCounter(ctx); c1 != c0 {
+			t.Errorf("change counter moved %d -> %d for failed changes", c0, c1)
+		}
+	})
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, o Options) {
+		o.NoBaseKeystores = true
+		s := open(t, o)
+		if _, err := s.db.Exec(`INSERT INTO schema_migrations (version, name, applied) VALUES (99, 'future', '')`); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+		_, err := Open(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "schema version 99 is newer") || !strings.Contains(err.Error(), "upgrade samlkeyd") {
+			t.Errorf("Open of a newer store = %v, want a refusal saying to upgrade", err)
+		}
+	})
+}
