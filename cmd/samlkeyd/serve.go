@@ -114,17 +114,31 @@ func (a *app) openStoreFor(ctx context.Context, cfg *config.Config) (*store.Stor
 // snapshot builds, offline, the snapshot `serve` would serve now, from the
 // effective config and the store. edit, when set, adjusts the config first.
 func (a *app) snapshot(ctx context.Context, cmd *cobra.Command, edit func(*config.Config)) (*daemon.Snapshot, error) {
+	var snap *daemon.Snapshot
+	err := a.withSnapshot(ctx, cmd, edit, func(s *daemon.Snapshot, _ *store.Store) error {
+		snap = s
+		return nil
+	})
+	return snap, err
+}
+
+// withSnapshot is snapshot for commands that also use the open store.
+func (a *app) withSnapshot(ctx context.Context, cmd *cobra.Command, edit func(*config.Config), fn func(*daemon.Snapshot, *store.Store) error) error {
 	cfg, err := a.effectiveConfig(cmd)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if edit != nil {
 		edit(cfg)
 	}
 	st, err := a.openStoreFor(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer st.Close()
-	return daemon.Build(ctx, cfg, st, daemon.BuildOptions{Logger: a.logger()})
+	snap, err := daemon.Build(ctx, cfg, st, daemon.BuildOptions{Logger: a.logger()})
+	if err != nil {
+		return err
+	}
+	return fn(snap, st)
 }
