@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -593,5 +594,36 @@ func TestMinTLSVersion(t *testing.T) {
 			got = strings.TrimPrefix(err.Error(), "parse config: ")
 		}
 		eq(t, v, got, want)
+	}
+}
+
+// TestLoadConcurrent: each Load has its own viper instance, so loads from
+// several goroutines (a reload racing a SIGHUP) share nothing; run with -race.
+func TestLoadConcurrent(t *testing.T) {
+	done := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			port := strconv.Itoa(9100 + i)
+			c, err := config.Load(config.LoadOptions{File: "../examples/samlkeyd.yaml", Env: envOf(map[string]string{"SAMLKEYD_LISTEN": "127.0.0.1:" + port})})
+			if err == nil && c.Listen != "127.0.0.1:"+port {
+				err = errors.New("load " + port + " saw listen " + c.Listen)
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// BenchmarkLoad is the cost config adds to a cold start or a reload: the
+// example file with every key, through viper, decoding and validation.
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if _, err := config.Load(config.LoadOptions{File: "../examples/samlkeyd.yaml", Env: noEnv}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
