@@ -238,3 +238,35 @@ func TestValidate(t *testing.T) {
 }
 
 var noPass = secret.Value{}
+
+func TestValidateTrustStore(t *testing.T) {
+	ca := loadTestCA(t)
+	key, err := Parse(readFixture(t, "ec-sec1.pem"), noPass, noPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		ks       *Keystore
+		at       time.Time
+		problems []string
+	}{
+		{"root and intermediate", &Keystore{Entries: []*Entry{{Alias: "root", Chain: []*x509.Certificate{ca.root}}, {Alias: "i", Chain: []*x509.Certificate{ca.inter}}}}, time.Now(), nil},
+		{"expired", &Keystore{Entries: []*Entry{{Alias: "root", Chain: []*x509.Certificate{ca.root}}}}, ca.root.NotAfter.Add(time.Second), []string{"expired on"}},
+		{"holds a private key", key, time.Now(), []string{"holds a private key"}},
+		{"empty", &Keystore{}, time.Now(), []string{"no certificate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ValidateTrustStore(tt.ks, tt.at)
+			if len(r.Problems) != len(tt.problems) {
+				t.Fatalf("problems = %q, want %q", r.Problems, tt.problems)
+			}
+			for i := range tt.problems {
+				if !strings.Contains(r.Problems[i], tt.problems[i]) {
+					t.Errorf("problem %q, want %q", r.Problems[i], tt.problems[i])
+				}
+			}
+		})
+	}
+}

@@ -111,3 +111,35 @@ func weakSignature(a x509.SignatureAlgorithm) bool {
 func checkSelfSigned(c *x509.Certificate) error {
 	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature)
 }
+
+// ValidateTrustStore checks a keystore that holds only trusted certificates
+// (a trust_store_cert record): at least one certificate, no private key,
+// none expired or not yet valid at now; RSA under 2048 bits and SHA-1
+// signatures other than a root's are warnings.
+func ValidateTrustStore(ks *Keystore, now time.Time) Report {
+	var r Report
+	if len(ks.Entries) == 0 {
+		r.Problems = append(r.Problems, "no certificate")
+	}
+	for _, e := range ks.Entries {
+		if e.IsPrivateKey() {
+			r.Problems = append(r.Problems, fmt.Sprintf("alias %q holds a private key: a trust store holds certificates only", e.Alias))
+		}
+		for _, c := range e.Chain {
+			where := fmt.Sprintf("alias %q (%s)", e.Alias, c.Subject)
+			switch {
+			case now.After(c.NotAfter):
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: expired on %s", where, c.NotAfter.UTC().Format(time.RFC3339)))
+			case now.Before(c.NotBefore):
+				r.Problems = append(r.Problems, fmt.Sprintf("%s: not valid before %s", where, c.NotBefore.UTC().Format(time.RFC3339)))
+			}
+			if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: RSA key of %d bits, use 2048 or more", where, k.N.BitLen()))
+			}
+			if weakSignature(c.SignatureAlgorithm) && !isSelfIssued(c) {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: signed with %s", where, c.SignatureAlgorithm))
+			}
+		}
+	}
+	return r
+}
