@@ -140,8 +140,8 @@ func (a *app) ksGenerateCmd() *cobra.Command {
 		if err := f.save(ks, sp, kp); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "Generated %s key pair and self-signed certificate (SHA-256 or stronger) for %s, valid %d days, alias %q in %s keystore %s\n",
-			keyDesc(e.Leaf()), e.Leaf().Subject, o.ValidityDays, e.Alias, ks.Format, f.path)
+		fmt.Fprintf(a.stdout, "Generated a %s and a self-signed certificate (%s) for %s, valid %d days: alias %q in %s keystore %s\n",
+			keyDesc(e.Leaf()), e.Leaf().SignatureAlgorithm, e.Leaf().Subject, o.ValidityDays, e.Alias, ks.Format, f.path)
 		return nil
 	}
 	return cmd
