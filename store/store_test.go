@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -406,9 +408,9 @@ func TestNoPasswordInClear(t *testing.T) {
 }
 
 // pgDump returns every row of the store's tables as text (bytea as hex).
-func pgDump(t *testing.T, url string) []byte {
+func pgDump(t *testing.T, dbURL string) []byte {
 	t.Helper()
-	db, _, err := openDB(context.Background(), Options{DatabaseURL: url})
+	db, _, err := openDB(context.Background(), Options{DatabaseURL: dbURL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,6 +429,37 @@ func pgDump(t *testing.T, url string) []byte {
 			out = append(out, s...)
 		}
 		rows.Close()
+	}
+	return append(out, pgDumpTool(t, dbURL)...)
+}
+
+// pgDumpTool returns what pg_dump writes for the test's schema, when
+// pg_dump is installed (Debian keeps it in /usr/lib/postgresql/N/bin).
+func pgDumpTool(t *testing.T, dbURL string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("pg_dump")
+	if err != nil {
+		found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump")
+		if len(found) == 0 {
+			t.Log("pg_dump not installed: checked the rows only")
+			return nil
+		}
+		bin = found[len(found)-1]
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	schema := q.Get("search_path")
+	q.Del("search_path") // libpq refuses parameters it does not know
+	u.RawQuery = q.Encode()
+	out, err := exec.Command(bin, "--schema="+schema, "--dbname="+u.String()).Output()
+	if err != nil {
+		t.Fatalf("pg_dump: %v", err)
+	}
+	if !bytes.Contains(out, []byte("CREATE TABLE "+schema+".records")) {
+		t.Fatalf("pg_dump output has no records table:\n%.500s", out)
 	}
 	return out
 }
