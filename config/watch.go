@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -44,12 +46,15 @@ type WatchOptions struct {
 }
 
 // Watch follows o.File until ctx is done, then returns nil. It watches the
-// file's directory with fsnotify (so rename-over, delete-and-recreate and
-// symlink swaps are seen), debounces bursts of events, and compares a
+// file's directory, and its symlink target's, with fsnotify (so rename-over,
+// delete-and-recreate and symlink swaps are seen), debounces bursts of
+// events on the file (other files in the directory are ignored), compares a
 // SHA-256 of the content so an unchanged file (a touch, a rewrite of the
 // same bytes) does not fire. A polling loop covers what file events miss:
 // a watcher that cannot start, a directory replaced, a network file system.
-// The content present when Watch starts is taken as already loaded.
+// The content present when Watch starts is taken as already loaded. Watch
+// returns an error only when it cannot watch at all: no File, or no file
+// events with polling turned off.
 func Watch(ctx context.Context, o WatchOptions) error {
 	if o.File == "" {
 		return errors.New("watch config: no file to watch")
@@ -68,17 +73,19 @@ func Watch(ctx context.Context, o WatchOptions) error {
 		o.Load = func() (*Config, error) { return Load(LoadOptions{File: o.File}) }
 	}
 	w := &watcher{o: o, path: path}
-
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if !o.pollOnly {
 		if fw, err := fsnotify.NewWatcher(); err == nil {
 			defer fw.Close()
-			if fw.Add(filepath.Dir(path)) == nil {
-				events, errs = fw.Events, fw.Errors
-			}
+			w.fw = fw
+			events, errs = fw.Events, fw.Errors
 		} // else: polling alone still sees every change, only later
 	}
+	if w.fw == nil && o.Interval < 0 {
+		return fmt.Errorf("watch config %q: file events are unavailable and polling is off: set an Interval", o.File)
+	}
+	w.follow()
 	// Fingerprint after the watch is added, so no change falls between.
 	w.last, w.lastErr = w.fingerprint()
 	var poll <-chan time.Time
@@ -98,14 +105,14 @@ func Watch(ctx context.Context, o WatchOptions) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case _, ok := <-events:
+		case ev, ok := <-events:
 			if !ok {
 				events = nil
 				continue
 			}
-			// Any event in the directory may be ours: the file itself, a
-			// temp file renamed over it, or a ConfigMap's ..data swap.
-			debounce.Reset(o.Debounce)
+			if w.relevant(ev.Name) {
+				debounce.Reset(o.Debounce)
+			}
 		case _, ok := <-errs:
 			if !ok {
 				errs = nil
@@ -123,8 +130,41 @@ func Watch(ctx context.Context, o WatchOptions) error {
 type watcher struct {
 	o       WatchOptions
 	path    string
+	fw      *fsnotify.Watcher // nil when polling alone
+	names   []string          // base names whose events concern us
 	last    [sha256.Size]byte // content last acted on
 	lastErr string            // read error last acted on, "" when readable
+}
+
+// follow watches the file's directory and, when the file is a symlink, the
+// directory of its current target (a ConfigMap's ..<timestamp> directory,
+// or a file kept elsewhere), and notes the names whose events matter.
+func (w *watcher) follow() {
+	w.names = append(w.names[:0], filepath.Base(w.path))
+	dirs := []string{filepath.Dir(w.path)}
+	if target, err := filepath.EvalSymlinks(w.path); err == nil && target != w.path {
+		w.names = append(w.names, filepath.Base(target))
+		dirs = append(dirs, filepath.Dir(target))
+	}
+	if w.fw == nil {
+		return
+	}
+	watched := w.fw.WatchList()
+	for _, d := range dirs {
+		if !slices.Contains(watched, d) {
+			_ = w.fw.Add(d) // a directory that cannot be watched is polled
+		}
+	}
+}
+
+// relevant says whether an event on name may change what the file reads:
+// the file itself (written, created, renamed over, removed), its symlink
+// target, a ConfigMap's ..data swap, or a watched directory itself. Events
+// on other files in the directory do not delay the debounce.
+func (w *watcher) relevant(name string) bool {
+	base := filepath.Base(name)
+	return slices.Contains(w.names, base) || strings.HasPrefix(base, "..") ||
+		name == filepath.Dir(w.path)
 }
 
 // fingerprint hashes the file's content (following symlinks) or returns the
@@ -143,6 +183,7 @@ func (w *watcher) fingerprint() ([sha256.Size]byte, string) {
 
 // check reads the file and, when it changed since the last check, loads it.
 func (w *watcher) check() {
+	w.follow() // the symlink target may have moved
 	sum, readErr := w.fingerprint()
 	if sum == w.last && readErr == w.lastErr {
 		return

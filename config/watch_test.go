@@ -224,6 +224,29 @@ func TestWatch(t *testing.T) {
 				renameOver(t, file, configYAML(9008)) // viper's own watch stops here
 				h.expectChange(9008)
 			})
+			t.Run("symlink to a file in another directory, edited there", func(t *testing.T) {
+				dir, elsewhere := t.TempDir(), t.TempDir()
+				target := filepath.Join(elsewhere, "real.yaml")
+				write(t, target, configYAML(9001))
+				file := filepath.Join(dir, "samlkeyd.yaml")
+				if err := os.Symlink(target, file); err != nil {
+					t.Fatal(err)
+				}
+				h := startWatch(t, dir, file, mode.pollOnly)
+				renameOver(t, target, configYAML(9011))
+				h.expectChange(9011)
+				other := filepath.Join(elsewhere, "other.yaml") // repoint the link
+				write(t, other, configYAML(9012))
+				if err := os.Symlink(other, file+".new"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(file+".new", file); err != nil {
+					t.Fatal(err)
+				}
+				h.expectChange(9012)
+				renameOver(t, other, configYAML(9013)) // the new target is followed
+				h.expectChange(9013)
+			})
 			t.Run("Kubernetes ConfigMap ..data symlink swap", func(t *testing.T) {
 				dir := t.TempDir()
 				mount := func(version string, data []byte) {
@@ -306,8 +329,41 @@ func TestWatchCallbackPanic(t *testing.T) {
 	}
 }
 
-func TestWatchNoFile(t *testing.T) {
+func TestWatchCannotWatch(t *testing.T) {
 	if err := Watch(context.Background(), WatchOptions{}); err == nil {
 		t.Error("Watch without a file returned nil")
+	}
+	err := Watch(context.Background(), WatchOptions{File: "x.yaml", Interval: -1, pollOnly: true})
+	if err == nil || !strings.Contains(err.Error(), "polling is off") {
+		t.Errorf("Watch with neither events nor polling = %v, want an error", err)
+	}
+}
+
+// TestWatchRelevant: events on the file, its symlink target, a ConfigMap's
+// ..data entries or the directory itself start the debounce; a busy
+// neighbour (a log file in the same directory) does not keep deferring it.
+func TestWatchRelevant(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	target := filepath.Join(elsewhere, "real.yaml")
+	write(t, target, configYAML(9001))
+	file := filepath.Join(dir, "samlkeyd.yaml")
+	if err := os.Symlink(target, file); err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{path: file}
+	w.follow()
+	for name, want := range map[string]bool{
+		file:                                    true,
+		target:                                  true,
+		filepath.Join(dir, "..data"):            true,
+		filepath.Join(dir, "..data_tmp"):        true,
+		dir:                                     true,
+		filepath.Join(dir, "audit.log"):         false,
+		filepath.Join(dir, "samlkeyd.yaml.tmp"): false,
+		filepath.Join(elsewhere, "other.yaml"):  false,
+	} {
+		if got := w.relevant(name); got != want {
+			t.Errorf("relevant(%s) = %v, want %v", name, got, want)
+		}
 	}
 }
