@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -255,5 +256,43 @@ func TestStoreCLIOnPostgreSQL(t *testing.T) {
 	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("a5", 32))
 	if _, err := cli(t, "cert", "list"); err == nil || err.Error() != "cannot unseal keystore passwords: wrong master key?" {
 		t.Errorf("cert list with another master key = %v", err)
+	}
+}
+
+func TestStoreOptionsPrecedence(t *testing.T) {
+	tests := []struct {
+		name              string
+		flags             []string
+		env               map[string]string
+		wantData, wantURL string
+		wantKeyFile       string
+		wantKey           bool
+	}{
+		{name: "defaults", wantData: ""},
+		{name: "environment", env: map[string]string{"SAMLKEYD_DATA": "/env/data", "SAMLKEYD_DATABASE_URL": "postgres://env/db",
+			"SAMLKEYD_MASTER_KEY_FILE": "/env/key", "SAMLKEYD_MASTER_KEY": "k"},
+			wantData: "/env/data", wantURL: "postgres://env/db", wantKeyFile: "/env/key", wantKey: true},
+		{name: "flags win", flags: []string{"--data", "/flag/data", "--database-url", "postgres://flag/db", "--master-key-file", "/flag/key"},
+			env:      map[string]string{"SAMLKEYD_DATA": "/env/data", "SAMLKEYD_DATABASE_URL": "postgres://env/db", "SAMLKEYD_MASTER_KEY_FILE": "/env/key"},
+			wantData: "/flag/data", wantURL: "postgres://flag/db", wantKeyFile: "/flag/key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, k := range []string{"SAMLKEYD_DATA", "SAMLKEYD_DATABASE_URL", "SAMLKEYD_MASTER_KEY_FILE", "SAMLKEYD_MASTER_KEY"} {
+				t.Setenv(k, tt.env[k])
+			}
+			a := newApp(strings.NewReader(""), io.Discard, io.Discard)
+			root := a.root()
+			if err := root.ParseFlags(tt.flags); err != nil {
+				t.Fatal(err)
+			}
+			o, err := a.storeOptions()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.DataDir != tt.wantData || o.DatabaseURL != tt.wantURL || o.MasterKeyFile != tt.wantKeyFile || o.MasterKey.Empty() == tt.wantKey {
+				t.Errorf("options = data %q url %q keyfile %q key set %v", o.DataDir, o.DatabaseURL, o.MasterKeyFile, !o.MasterKey.Empty())
+			}
+		})
 	}
 }
