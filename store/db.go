@@ -114,12 +114,21 @@ func makePrivateDir(dir string) error {
 	return nil
 }
 
-// touchPrivate creates path with mode 0600 if it does not exist, so SQLite
-// (which gives its -wal and -shm files the database's mode) never creates it
-// under the process umask.
+// touchPrivate creates path with mode 0600 if it does not exist, or
+// tightens an existing one to 0600, so SQLite (which gives its -wal and -shm
+// files the database's mode) never creates it under the process umask.
 func touchPrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("open store %q: %w", path, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return fmt.Errorf("store %q: make it 0600: %w", path, err)
+			}
+		}
 		return nil
 	}
 	if err != nil {

@@ -563,12 +563,28 @@ func TestFilePermissions(t *testing.T) {
 		t.Errorf("data directory holds %v, want the database, its WAL and the master key", names)
 	}
 	_ = s.Close()
-	// The key created on first start opens the store again.
+	// A loosened database and directory are tightened again; the key
+	// created on first start opens the store again.
+	if err := os.Chmod(filepath.Join(dir, sqliteFile), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	s, err = Open(context.Background(), Options{DataDir: dir, NoBaseKeystores: true})
 	if err != nil {
 		t.Fatalf("reopen with the created master key: %v", err)
 	}
 	_ = s.Close()
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, sqliteFile): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s after reopening: mode %04o, want %04o", path, fi.Mode().Perm(), want)
+		}
+	}
 }
 
 // TestConcurrentWriters runs writers on separate Stores (separate
