@@ -60,7 +60,7 @@ func (ks *Keystore) ImportReply(alias string, certs []*x509.Certificate) error {
 	chain, _ := orderChain(certs[leaf], others)
 	var trusted []*x509.Certificate
 	for _, t := range ks.Entries {
-		if !t.IsPrivateKey() && len(t.Chain) == 1 {
+		if !t.IsPrivateKey() && !t.Sealed && len(t.Chain) == 1 {
 			trusted = append(trusted, t.Chain[0])
 		}
 	}

@@ -192,6 +192,15 @@ func jksPassword(password []byte, which string) ([]byte, error) {
 }
 
 func parseJKS(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
+	return readJKS(data, storePass, keyPass, false)
+}
+
+func parseJKSChains(data []byte, storePass secret.Value) (*Keystore, error) {
+	return readJKS(data, storePass, secret.Value{}, true)
+}
+
+// readJKS reads a JKS file; sealed leaves private keys encrypted.
+func readJKS(data []byte, storePass, keyPass secret.Value, sealed bool) (*Keystore, error) {
 	h, err := scanJKS(data)
 	if err != nil {
 		return nil, err
@@ -210,13 +219,38 @@ func parseJKS(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
 	}
 	out := &Keystore{Format: FormatJKS}
 	for i, alias := range h.aliases {
-		e, err := jksEntry(ks, alias, h.private[i], keyPass)
+		var e *Entry
+		if sealed && h.private[i] {
+			e, err = jksSealedEntry(ks, alias)
+		} else {
+			e, err = jksEntry(ks, alias, h.private[i], keyPass)
+		}
 		if err != nil {
 			return nil, err
 		}
 		out.Entries = append(out.Entries, e)
 	}
 	return out, nil
+}
+
+// jksSealedEntry returns a private-key entry's chain without its key.
+func jksSealedEntry(ks keystore.KeyStore, alias string) (*Entry, error) {
+	chain, err := ks.GetPrivateKeyEntryCertificateChain(alias)
+	if err != nil {
+		return nil, fmt.Errorf("JKS alias %q: %w", alias, err)
+	}
+	e := &Entry{Alias: alias, Sealed: true}
+	for j, c := range chain {
+		cert, err := x509.ParseCertificate(c.Content)
+		if err != nil {
+			return nil, fmt.Errorf("JKS alias %q: certificate %d: %w", alias, j+1, err)
+		}
+		e.Chain = append(e.Chain, cert)
+	}
+	if len(e.Chain) == 0 {
+		return nil, fmt.Errorf("JKS alias %q: private-key entry without a certificate", alias)
+	}
+	return e, nil
 }
 
 func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.Value) (*Entry, error) {

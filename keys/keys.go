@@ -42,6 +42,9 @@ type Entry struct {
 	Created time.Time
 	Key     crypto.Signer
 	Chain   []*x509.Certificate
+	// Sealed marks a private-key entry whose key was left encrypted, as
+	// ParseChains returns it: Key is nil, Chain is the key's chain.
+	Sealed bool
 }
 
 // IsPrivateKey reports whether e is a private-key entry.

@@ -46,6 +46,9 @@ func (ks *Keystore) PrivateKeyEntry(alias string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.Sealed {
+		return nil, fmt.Errorf("alias %q was read without its key (ParseChains): %w", e.Alias, ErrNoPrivateKey)
+	}
 	if !e.IsPrivateKey() {
 		return nil, fmt.Errorf("alias %q is a trusted certificate: %w", e.Alias, ErrNoPrivateKey)
 	}

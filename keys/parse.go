@@ -37,6 +37,25 @@ func Parse(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
 	}
 }
 
+// ParseChains is Parse for listing and exporting, as keytool -list works:
+// it needs only the store password, checks it, and returns every entry's
+// certificates without decrypting private keys. JKS private-key entries come
+// back Sealed with Key nil; other formats are parsed as Parse does with the
+// store password for keys (PKCS#12 keys use it; PEM and DER have none).
+func ParseChains(data []byte, storePass secret.Value) (*Keystore, error) {
+	if len(data) > MaxKeystoreSize {
+		return nil, fmt.Errorf("parse keystore: %d bytes is more than the %d a keystore may have", len(data), MaxKeystoreSize)
+	}
+	f, err := Sniff(data)
+	if err != nil {
+		return nil, err
+	}
+	if f == FormatJKS {
+		return parseJKSChains(data, storePass)
+	}
+	return Parse(data, storePass, storePass)
+}
+
 // LoadFile reads and parses the keystore at path, naming path in errors.
 func LoadFile(path string, storePass, keyPass secret.Value) (*Keystore, error) {
 	fi, err := os.Stat(path)
@@ -60,6 +79,11 @@ func LoadFile(path string, storePass, keyPass secret.Value) (*Keystore, error) {
 // Marshal encodes the keystore in ks.Format (JKS or PKCS#12). keyPass
 // protects private keys; when empty storePass is used.
 func (ks *Keystore) Marshal(storePass, keyPass secret.Value) ([]byte, error) {
+	for _, e := range ks.Entries {
+		if e.Sealed {
+			return nil, fmt.Errorf("marshal keystore: alias %q is sealed (read with ParseChains): read the keystore with Parse to write it", e.Alias)
+		}
+	}
 	if keyPass.Empty() {
 		keyPass = storePass
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"samlkeyd/secret"
 )
@@ -256,5 +257,35 @@ func TestJKSPasswordCharacters(t *testing.T) {
 				t.Fatalf("Parse: %v", err)
 			}
 		})
+	}
+}
+
+// TestParseChains lists a JKS whose key password differs with the store
+// password alone, as keytool -list does, and refuses to write it back.
+func TestParseChains(t *testing.T) {
+	data := readFixture(t, "keytool.jks")
+	ks, err := ParseChains(data, secret.FromString(testStorePass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ks.Entry("saml2sp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Sealed || e.Key != nil || len(e.Chain) != 1 {
+		t.Errorf("entry: sealed %v key %v chain %d; want sealed, no key, chain 1", e.Sealed, e.Key, len(e.Chain))
+	}
+	if _, err := ks.Marshal(secret.FromString(testStorePass), secret.Value{}); err == nil || !strings.Contains(err.Error(), "sealed") {
+		t.Errorf("Marshal of a sealed keystore: %v, want a refusal", err)
+	}
+	if r := Validate(ks, time.Now()); r.Valid() {
+		t.Error("Validate of a sealed keystore says valid")
+	}
+	if _, err := ParseChains(data, secret.FromString("Wr0ng-pw")); !errors.Is(err, ErrWrongStorePassword) {
+		t.Errorf("wrong store password: %v", err)
+	}
+	p12, err := ParseChains(readFixture(t, "openssl.p12"), secret.FromString(testStorePass))
+	if err != nil || !p12.Entries[0].IsPrivateKey() {
+		t.Errorf("PKCS#12 through ParseChains: %v", err)
 	}
 }

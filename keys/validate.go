@@ -30,11 +30,15 @@ func Validate(ks *Keystore, now time.Time) Report {
 	var trusted []*x509.Certificate
 	privates := 0
 	for _, e := range ks.Entries {
-		if !e.IsPrivateKey() && len(e.Chain) == 1 {
+		if !e.IsPrivateKey() && !e.Sealed && len(e.Chain) == 1 {
 			trusted = append(trusted, e.Chain[0])
 		}
 	}
 	for _, e := range ks.Entries {
+		if e.Sealed {
+			problem("alias %q: private key not opened (read with ParseChains); validate needs the key password", e.Alias)
+			continue
+		}
 		if len(e.Chain) == 0 {
 			problem("alias %q: no certificate", e.Alias)
 			continue

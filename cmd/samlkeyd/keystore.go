@@ -79,6 +79,39 @@ func (f *ksFlags) load(a *app) (*keys.Keystore, secret.Value, secret.Value, erro
 	return ks, sp, kp, err
 }
 
+// loadChains opens the keystore for reading certificates only, as keytool
+// -list and -exportcert do: without --keypass, JKS private keys stay sealed
+// and only the store password is needed.
+func (f *ksFlags) loadChains(a *app) (*keys.Keystore, error) {
+	kp, err := f.keyPass.optional()
+	if err != nil {
+		return nil, err
+	}
+	if !kp.Empty() {
+		ks, _, _, err := f.load(a)
+		return ks, err
+	}
+	if data, err := os.ReadFile(f.path); err == nil {
+		if format, err := keys.Sniff(data); err == nil && (format == keys.FormatPEM || format == keys.FormatDER) {
+			ks, _, _, err := f.load(a)
+			return ks, err
+		}
+	}
+	sp, err := f.storePass.value(a, "Enter keystore password")
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return nil, fmt.Errorf("load keystore %q: %w", f.path, err)
+	}
+	ks, err := keys.ParseChains(data, sp)
+	if err != nil {
+		return nil, fmt.Errorf("load keystore %q: %w", f.path, err)
+	}
+	return ks, nil
+}
+
 // save writes ks back to the keystore file atomically.
 func (f *ksFlags) save(ks *keys.Keystore, sp, kp secret.Value) error {
 	data, err := ks.Marshal(sp, kp)
@@ -249,7 +282,7 @@ func (a *app) ksExportCmd() *cobra.Command {
 	cmd.Flags().StringVar(&out, "file", "", "same as --out (keytool's name)")
 	_ = cmd.MarkFlagRequired("alias")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		ks, _, _, err := f.load(a)
+		ks, err := f.loadChains(a)
 		if err != nil {
 			return err
 		}
@@ -300,7 +333,7 @@ func (a *app) ksListCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show every certificate of every chain")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: [{alias, type, created, chain: [{subject, issuer, serial, not_before, not_after, sha256, signature_algorithm, key}]}]")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		ks, _, _, err := f.load(a)
+		ks, err := f.loadChains(a)
 		if err != nil {
 			return err
 		}
@@ -353,11 +386,11 @@ func printList(w io.Writer, ks *keys.Keystore, verbose bool) {
 			fmt.Fprintf(w, "Creation date: %s\n", created)
 		}
 		fmt.Fprintf(w, "Entry type: %s\n", entryType(e))
-		if e.IsPrivateKey() {
+		if entryType(e) == "PrivateKeyEntry" {
 			fmt.Fprintf(w, "Certificate chain length: %d\n", len(e.Chain))
 		}
 		for i, c := range e.Chain {
-			if e.IsPrivateKey() {
+			if entryType(e) == "PrivateKeyEntry" {
 				fmt.Fprintf(w, "Certificate[%d]:\n", i+1)
 			}
 			fmt.Fprintf(w, "Owner: %s\nIssuer: %s\nSerial number: %s\n", c.Subject, c.Issuer, c.SerialNumber.Text(16))
@@ -525,7 +558,7 @@ func writeOut(a *app, path string, data []byte) error {
 }
 
 func entryType(e *keys.Entry) string {
-	if e.IsPrivateKey() {
+	if e.IsPrivateKey() || e.Sealed {
 		return "PrivateKeyEntry"
 	}
 	return "trustedCertEntry"
