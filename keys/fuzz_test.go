@@ -8,7 +8,8 @@ import (
 	"samlkeyd/secret"
 )
 
-// FuzzParse feeds arbitrary bytes to Parse with the fixtures' passwords:
+// FuzzParse feeds arbitrary bytes to Parse and ParseChains with the
+// fixtures' passwords:
 // it must return, never panic or exhaust memory. Seeded with every fixture.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob(filepath.Join("testdata", "*"))
@@ -32,6 +33,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if err == nil {
 			_ = Validate(ks, ks.Entries[0].Leaf().NotBefore)
+		}
+		if ks, err := ParseChains(data, secret.FromString(testStorePass)); err == nil && ks == nil {
+			t.Fatal("ParseChains: nil keystore without error")
 		}
 	})
 }
