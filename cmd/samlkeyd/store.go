@@ -11,10 +11,10 @@ import (
 )
 
 // storeOptions resolves where the store is: the --data, --database-url and
-// --master-key-file flags, then the --config file's data, database_url and
-// master_key_file, then SAMLKEYD_DATA, SAMLKEYD_DATABASE_URL and
-// SAMLKEYD_MASTER_KEY_FILE, then ./samlkeyd-data. The master key itself
-// comes from SAMLKEYD_MASTER_KEY when set.
+// --master-key-file flags, then SAMLKEYD_DATA, SAMLKEYD_DATABASE_URL and
+// SAMLKEYD_MASTER_KEY_FILE, then the --config file's data, database_url and
+// master_key_file (config.Load applies the environment over the file), then
+// ./samlkeyd-data. The master key itself comes from SAMLKEYD_MASTER_KEY.
 func (a *app) storeOptions() (store.Options, error) {
 	o := store.Options{Logger: a.logger()}
 	if a.configFile != "" {
