@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,12 +162,16 @@ func load(data []byte, fromFile bool, env func(string) (string, bool), flags *pf
 	// but not again a field whose value could not be decoded at all.
 	derived := c.derive()
 	found := Problems(c.Validate())
+	// A wrong listen, or a base_url the user set and got wrong, is its own
+	// problem; the URLs derived from it would only repeat it. A base_url
+	// derived from a listen that is right is itself checked like any other.
+	sourceBad := reported(problems, "listen") || reported(found, "listen") ||
+		(!slices.Contains(derived, "sp.base_url") && reported(found, "sp.base_url"))
 	for _, e := range found {
 		fe, ok := e.(*FieldError)
 		switch {
 		case ok && reported(problems, fe.Field):
-		case ok && derivedFrom(derived, fe.Field) && (reported(problems, "listen") || reported(found, "listen") || reported(found, "sp.base_url")):
-			// derived from a wrong listen or base_url, which is reported
+		case ok && sourceBad && derivedFrom(derived, fe.Field):
 		default:
 			problems = append(problems, e)
 		}
@@ -211,15 +216,20 @@ func setDefaults(v *viper.Viper) error {
 
 // derive fills the SP URLs left empty: base_url from listen, entity_id and
 // the default ACS from base_url. It returns the key paths it is answerable
-// for, filled or not: a listen address that does not parse leaves them empty
-// for Validate to report listen alone.
-func (c *Config) derive() []string {
-	var filled []string
+// for, filled or not: a listen address that does not parse leaves them
+// empty, for Validate to report listen alone. Listen port 0 (any free port,
+// for tests) gives URLs with port 0: set sp.base_url for anything an IdP
+// reads.
+func (c *Config) derive() (filled []string) {
 	if c.SP.EntityID == "" {
 		filled = append(filled, "sp.entity_id")
 	}
 	if len(c.SP.ACS) == 0 {
 		filled = append(filled, "sp.acs")
+	}
+	// The metadata signer takes the URI; accept the short name here too.
+	if uri, err := SignatureAlgorithmURI(c.SP.Metadata.SignatureAlgorithm); err == nil {
+		c.SP.Metadata.SignatureAlgorithm = uri
 	}
 	if c.SP.BaseURL == "" {
 		filled = append(filled, "sp.base_url")
@@ -231,10 +241,6 @@ func (c *Config) derive() []string {
 			host = "localhost" // listening on every address: name this host
 		}
 		c.SP.BaseURL = "http://" + net.JoinHostPort(host, port)
-	}
-	// The metadata signer takes the URI; accept the short name here too.
-	if uri, err := SignatureAlgorithmURI(c.SP.Metadata.SignatureAlgorithm); err == nil {
-		c.SP.Metadata.SignatureAlgorithm = uri
 	}
 	base := strings.TrimRight(c.SP.BaseURL, "/")
 	if c.SP.EntityID == "" {

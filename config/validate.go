@@ -199,8 +199,8 @@ func (p *problems) url(field, s string, schemes []string, how string) {
 		return
 	}
 	if port := u.Port(); port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			p.add(field, "port %q is not a number from 1 to 65535", port)
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			p.add(field, "port %q is not a number from 0 to 65535", port)
 		}
 	}
 }
