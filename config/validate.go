@@ -174,9 +174,9 @@ func (p *problems) databaseURL(s string) {
 	}
 }
 
-// url checks an absolute URL with a host whose scheme is one of schemes.
-// how says what to write instead when the scheme is wrong.
-func (p *problems) url(field, s string, schemes []string, how string) {
+// url checks an absolute URL with a host, scheme https (or http as well
+// when allowHTTP). how says what to write instead when the scheme is wrong.
+func (p *problems) url(field, s string, allowHTTP bool, how string) {
 	if s == "" {
 		p.required(field, "")
 		return
@@ -186,11 +186,7 @@ func (p *problems) url(field, s string, schemes []string, how string) {
 		p.add(field, "not a URL: %v", errors.Unwrap(err))
 		return
 	}
-	ok := false
-	for _, sc := range schemes {
-		ok = ok || strings.EqualFold(u.Scheme, sc)
-	}
-	if !ok {
+	if !strings.EqualFold(u.Scheme, "https") && !(allowHTTP && strings.EqualFold(u.Scheme, "http")) {
 		p.add(field, "%s", how)
 		return
 	}
@@ -205,11 +201,6 @@ func (p *problems) url(field, s string, schemes []string, how string) {
 	}
 }
 
-var (
-	httpSchemes  = []string{"http", "https"}
-	httpsSchemes = []string{"https"}
-)
-
 const mustHTTP = "must be an absolute http or https URL"
 
 func (p *problems) entityID(field, s string) {
@@ -223,7 +214,7 @@ func (p *problems) entityID(field, s string) {
 		}
 		return
 	}
-	p.url(field, s, httpSchemes, "must be an absolute URI: an http or https URL, or a urn:")
+	p.url(field, s, true, "must be an absolute URI: an http or https URL, or a urn:")
 	if len(s) > 1024 {
 		p.add(field, "longer than SAML's 1024 characters")
 	}
@@ -291,7 +282,7 @@ func (p *problems) unique(seen map[string]int, list string, i int, name string) 
 
 func (p *problems) sp(sp *SP) {
 	p.entityID("sp.entity_id", sp.EntityID)
-	p.url("sp.base_url", sp.BaseURL, httpSchemes, mustHTTP)
+	p.url("sp.base_url", sp.BaseURL, true, mustHTTP)
 	if len(sp.ACS) == 0 {
 		p.required("sp.acs", "at least one assertion consumer service")
 	}
@@ -300,7 +291,7 @@ func (p *problems) sp(sp *SP) {
 	for i, e := range sp.ACS {
 		f := fmt.Sprintf("sp.acs[%d]", i)
 		p.binding(f+".binding", e.Binding)
-		p.url(f+".location", e.Location, httpSchemes, mustHTTP)
+		p.url(f+".location", e.Location, true, mustHTTP)
 		if e.Index < 0 {
 			p.add(f+".index", "must not be negative")
 		} else if j, ok := indexes[e.Index]; ok {
@@ -318,7 +309,7 @@ func (p *problems) sp(sp *SP) {
 	for i, e := range sp.SLO {
 		f := fmt.Sprintf("sp.slo[%d]", i)
 		p.binding(f+".binding", e.Binding)
-		p.url(f+".location", e.Location, httpSchemes, mustHTTP)
+		p.url(f+".location", e.Location, true, mustHTTP)
 		if e.Index != 0 || e.Default {
 			p.add(f, "single logout endpoints have no index or default")
 		}
@@ -342,7 +333,7 @@ func (p *problems) sp(sp *SP) {
 		if o.DisplayName == "" {
 			p.required("sp.organization.display_name", "organization is set")
 		}
-		p.url("sp.organization.url", o.URL, httpSchemes, mustHTTP)
+		p.url("sp.organization.url", o.URL, true, mustHTTP)
 	}
 	for i, ct := range sp.Contacts {
 		f := fmt.Sprintf("sp.contacts[%d]", i)
@@ -363,15 +354,15 @@ func (p *problems) idps(idps []IdP) {
 		f := fmt.Sprintf("idps[%d]", i)
 		p.unique(seen, "idps", i, idp.Name)
 		p.entityID(f+".entity_id", idp.EntityID)
-		schemes, how := httpsSchemes, "must be an https URL (set allow_http: true only for tests)"
+		how := "must be an https URL (set allow_http: true only for tests)"
 		if idp.AllowHTTP {
-			schemes, how = httpSchemes, mustHTTP
+			how = mustHTTP
 		}
 		p.binding(f+".sso.binding", idp.SSO.Binding, BindingPOST, BindingRedirect)
-		p.url(f+".sso.location", idp.SSO.Location, schemes, how)
+		p.url(f+".sso.location", idp.SSO.Location, idp.AllowHTTP, how)
 		if idp.SLO != (Endpoint{}) {
 			p.binding(f+".slo.binding", idp.SLO.Binding, BindingPOST, BindingRedirect)
-			p.url(f+".slo.location", idp.SLO.Location, schemes, how)
+			p.url(f+".slo.location", idp.SLO.Location, idp.AllowHTTP, how)
 		}
 		for _, e := range []struct {
 			name string
@@ -397,7 +388,7 @@ func (p *problems) idps(idps []IdP) {
 			p.add(f+".metadata_url", "set metadata_file or metadata_url, not both")
 		}
 		if idp.MetadataURL != "" {
-			p.url(f+".metadata_url", idp.MetadataURL, schemes, how)
+			p.url(f+".metadata_url", idp.MetadataURL, idp.AllowHTTP, how)
 		}
 	}
 }
@@ -514,7 +505,7 @@ func (p *problems) alerts(a *Alerts) {
 		p.positive(fmt.Sprintf("alerts.thresholds[%d]", i), t)
 	}
 	if w := a.Webhook; w != nil {
-		p.url("alerts.webhook.url", w.URL, httpSchemes, mustHTTP)
+		p.url("alerts.webhook.url", w.URL, true, mustHTTP)
 		if w.Timeout < 0 {
 			p.add("alerts.webhook.timeout", "must not be negative (0 means the default)")
 		}
