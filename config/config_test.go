@@ -627,3 +627,20 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestEnvMergesIntoFileSection: an environment variable sets one key of a
+// section the file sets partly; the file's other keys stay.
+func TestEnvMergesIntoFileSection(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "samlkeyd.yaml")
+	if err := os.WriteFile(file, []byte("alerts:\n  smtp: {addr: 'smtp.example.com:587', to: [sso@example.com]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(config.LoadOptions{File: file, Env: envOf(map[string]string{"SAMLKEYD_ALERTS_SMTP_FROM": "samlkeyd@example.com"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "smtp", *c.Alerts.SMTP, config.SMTP{Addr: "smtp.example.com:587", From: "samlkeyd@example.com", To: []string{"sso@example.com"}})
+	if _, err := config.Load(config.LoadOptions{File: file, Env: noEnv}); err == nil || !strings.Contains(err.Error(), "alerts.smtp.from: required") {
+		t.Errorf("without the variable: %v, want alerts.smtp.from required", err)
+	}
+}
