@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"samlkeyd/config"
 )
@@ -22,6 +23,7 @@ type app struct {
 	databaseURL   string
 	masterKeyFile string
 	logLevel      string
+	flags         *pflag.FlagSet // the running command's parsed flags, for config.Load
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -38,6 +40,10 @@ func (a *app) root() *cobra.Command {
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	// config.Load sees only flags set on the flag set that parsed them:
+	// remember the running command's (it includes the global flags).
+	a.flags = root.Flags()
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { a.flags = cmd.Flags() }
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "YAML config file (default: none; SAMLKEYD_* environment variables apply)")
 	pf.StringVar(&a.data, "data", "", "data directory: SQLite store and master key (default ./samlkeyd-data)")

@@ -14,7 +14,6 @@ import (
 
 	"samlkeyd/config"
 	"samlkeyd/daemon"
-	"samlkeyd/secret"
 	"samlkeyd/store"
 )
 
@@ -98,17 +97,6 @@ func printURLs(w io.Writer, base string, cfg *config.Config) {
 		api = base + "/api/v1/"
 	}
 	fmt.Fprintf(w, "  %-17s %s\n", "API", api)
-}
-
-// openStoreFor opens the store a loaded config names (data, database_url,
-// master_key_file, each already merged with SAMLKEYD_* and flags); the
-// master key itself may come from SAMLKEYD_MASTER_KEY, never from the file.
-func (a *app) openStoreFor(ctx context.Context, cfg *config.Config) (*store.Store, error) {
-	o := store.Options{Logger: a.logger(), DataDir: cfg.Data, DatabaseURL: cfg.DatabaseURL, MasterKeyFile: cfg.MasterKeyFile}
-	if k := os.Getenv("SAMLKEYD_MASTER_KEY"); k != "" {
-		o.MasterKey = secret.FromString(k)
-	}
-	return store.Open(ctx, o)
 }
 
 // snapshot builds, offline, the snapshot `serve` would serve now, from the

@@ -10,35 +10,33 @@ import (
 	"samlkeyd/store"
 )
 
-// storeOptions resolves where the store is: the --data, --database-url and
-// --master-key-file flags, then SAMLKEYD_DATA, SAMLKEYD_DATABASE_URL and
-// SAMLKEYD_MASTER_KEY_FILE, then the --config file's data, database_url and
-// master_key_file (config.Load applies the environment over the file), then
-// ./samlkeyd-data. The master key itself comes from SAMLKEYD_MASTER_KEY.
+// storeOptions resolves where the store is, as every command and serve
+// see it: config.Load merges the --config file's data, database_url and
+// master_key_file with SAMLKEYD_DATA, SAMLKEYD_DATABASE_URL and
+// SAMLKEYD_MASTER_KEY_FILE and the --data, --database-url and
+// --master-key-file flags (flags win, then the environment, then the file,
+// then ./samlkeyd-data).
 func (a *app) storeOptions() (store.Options, error) {
-	o := store.Options{Logger: a.logger()}
-	if a.configFile != "" {
-		c, err := config.Load(config.LoadOptions{File: a.configFile})
-		if err != nil {
-			return o, err
-		}
-		o.DataDir, o.DatabaseURL, o.MasterKeyFile = c.Data, c.DatabaseURL, c.MasterKeyFile
+	cfg, err := config.Load(config.LoadOptions{File: a.configFile, Flags: a.flags})
+	if err != nil {
+		return store.Options{}, err
 	}
-	pick := func(flag string, cur *string, env string) {
-		switch {
-		case flag != "":
-			*cur = flag
-		case *cur == "":
-			*cur = os.Getenv(env)
-		}
-	}
-	pick(a.data, &o.DataDir, "SAMLKEYD_DATA")
-	pick(a.databaseURL, &o.DatabaseURL, "SAMLKEYD_DATABASE_URL")
-	pick(a.masterKeyFile, &o.MasterKeyFile, "SAMLKEYD_MASTER_KEY_FILE")
+	return a.storeOptionsFor(cfg), nil
+}
+
+// storeOptionsFor is storeOptions for an already loaded config. The master
+// key itself comes from SAMLKEYD_MASTER_KEY, never from the config file.
+func (a *app) storeOptionsFor(cfg *config.Config) store.Options {
+	o := store.Options{Logger: a.logger(), DataDir: cfg.Data, DatabaseURL: cfg.DatabaseURL, MasterKeyFile: cfg.MasterKeyFile}
 	if k := os.Getenv("SAMLKEYD_MASTER_KEY"); k != "" {
 		o.MasterKey = secret.FromString(k)
 	}
-	return o, nil
+	return o
+}
+
+// openStoreFor opens the store a loaded config names.
+func (a *app) openStoreFor(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	return store.Open(ctx, a.storeOptionsFor(cfg))
 }
 
 // openStore opens (and on first start creates) the store the flags name.

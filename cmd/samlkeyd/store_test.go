@@ -268,7 +268,7 @@ func TestStoreOptionsPrecedence(t *testing.T) {
 		wantKeyFile       string
 		wantKey           bool
 	}{
-		{name: "defaults", wantData: ""},
+		{name: "defaults", wantData: store.DefaultDataDir},
 		{name: "environment", env: map[string]string{"SAMLKEYD_DATA": "/env/data", "SAMLKEYD_DATABASE_URL": "postgres://env/db",
 			"SAMLKEYD_MASTER_KEY_FILE": "/env/key", "SAMLKEYD_MASTER_KEY": "k"},
 			wantData: "/env/data", wantURL: "postgres://env/db", wantKeyFile: "/env/key", wantKey: true},
