@@ -128,6 +128,9 @@ func (d *Daemon) swap(s *Snapshot) error {
 	if err := d.checks.Update(s.Checks); err != nil {
 		return fmt.Errorf("schedule mTLS checks: %w", err)
 	}
+	for _, w := range s.Metadata.Warnings() {
+		d.log.Warn("metadata", "warning", w)
+	}
 	d.snap.Store(s)
 	d.metrics.builds.Inc()
 	return nil
@@ -286,6 +289,9 @@ func (d *Daemon) watchConfig(ctx context.Context) {
 		File:     d.opts.ConfigFile,
 		Interval: d.opts.PollInterval,
 		Load:     d.opts.LoadConfig,
+		// A change between the first load and the watch being set up
+		// would be missed: re-read once the watch is in place.
+		Ready:    func() { d.reloadConfig(ctx, "config file") },
 		OnChange: func(cfg *config.Config) { d.applyConfig(ctx, "config file", cfg) },
 		OnError: func(err error) {
 			d.metrics.reloadFailures.WithLabelValues("config").Inc()

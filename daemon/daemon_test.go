@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -574,4 +575,75 @@ func TestMetadataRerenderedBeforeValidUntil(t *testing.T) {
 	if second == first || !second.ValidUntil().After(first.ValidUntil()) {
 		t.Fatalf("metadata not re-rendered at its refresh time: validUntil %v -> %v", first.ValidUntil(), second.ValidUntil())
 	}
+}
+
+// TestConfigFileReload runs the daemon with a config file: a good edit is
+// served, a bad edit (invalid YAML, then a truncated file) is rejected and
+// the last good metadata keeps serving.
+func TestConfigFileReload(t *testing.T) {
+	st := openStore(t)
+	dir := t.TempDir()
+	file := dir + "/samlkeyd.yaml"
+	write := func(s string) {
+		t.Helper()
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := func(entity string) string {
+		return "sp:\n  entity_id: " + entity + "\n  base_url: https://sp.example.com\n"
+	}
+	write(good("https://sp.example.com/one"))
+	load := func() (*config.Config, error) {
+		return config.Load(config.LoadOptions{File: file, Env: func(string) (string, bool) { return "", false }})
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(context.Background(), Options{Config: cfg, ConfigFile: file, LoadConfig: load, Store: st, Logger: testLogger(t), PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := newLoopbackListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	entity := func() string { return d.Snapshot().Config.SP.EntityID }
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !cond() {
+			select {
+			case <-deadline:
+				t.Fatalf("timed out waiting for %s", what)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	write(good("https://sp.example.com/two"))
+	waitFor("the edited entity id", func() bool { return entity() == "https://sp.example.com/two" })
+	served := get(t, d.Handler(), "/saml/metadata").Body.Bytes()
+
+	for i, bad := range []string{"sp: [unclosed\n", ""} {
+		before := testutil.ToFloat64(d.metrics.reloadFailures.WithLabelValues("config"))
+		write(bad)
+		waitFor("a counted reload failure", func() bool {
+			return testutil.ToFloat64(d.metrics.reloadFailures.WithLabelValues("config")) > before
+		})
+		if got := get(t, d.Handler(), "/saml/metadata").Body.Bytes(); !bytes.Equal(got, served) {
+			t.Fatalf("bad edit %d changed the served metadata", i)
+		}
+	}
+	write(good("https://sp.example.com/three"))
+	waitFor("recovery after the bad edits", func() bool { return entity() == "https://sp.example.com/three" })
 }

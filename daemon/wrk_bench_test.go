@@ -73,7 +73,7 @@ func BenchmarkMetadataLoopbackWrk(b *testing.B) {
 		b.Run(hc.name, func(b *testing.B) {
 			srv := httptest.NewServer(hc.h)
 			defer srv.Close()
-			out, err := exec.Command(wrk, "-t", "2", "-c", "32", "-d", "3s", srv.URL+"/saml/metadata").CombinedOutput()
+			out, err := exec.Command(wrk, "-t", "1", "-c", "16", "-d", "3s", srv.URL+"/saml/metadata").CombinedOutput()
 			if err != nil {
 				b.Fatalf("wrk: %v\n%s", err, out)
 			}

@@ -54,6 +54,9 @@ func (a *app) metadataPEMCmd() *cobra.Command {
 			if der {
 				b = snap.Metadata.DER(u)
 			}
+			if len(b) == 0 {
+				return fmt.Errorf("no %s certificate is published", use)
+			}
 			return a.writeOut(out, b)
 		},
 	}
