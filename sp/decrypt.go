@@ -254,6 +254,7 @@ func (d *decrypter) unwrapKey(ek *etree.Element, keyLen int) ([]byte, error) {
 		}
 		// A random session key of the expected length on bad padding
 		// keeps the failure indistinguishable (Bleichenbacher).
+		//lint:ignore SA1019 rsa-1_5 is accepted only when configured, for IdPs that cannot do OAEP.
 		opts = &rsa.PKCS1v15DecryptOptions{SessionKeyLen: keyLen}
 	default:
 		return nil, fmt.Errorf("EncryptedKey algorithm %q is not accepted (accepted: %s): %w", alg, strings.Join(EncryptionMethods()[:2], ", "), ErrResponseUndecryptable)

@@ -659,3 +659,43 @@ func TestEncryptionMethodsAreDecryptable(t *testing.T) {
 		t.Errorf("EncryptionMethods has %d entries, decrypt accepts %d", len(EncryptionMethods()), len(cc)+2)
 	}
 }
+
+// TestResponseConcurrent verifies distinct responses from several
+// goroutines on one validator (run with -race); each is accepted once and
+// replayed once.
+func TestResponseConcurrent(t *testing.T) {
+	_, encCur := respKey(t, "enc-current")
+	v := respValidator(t, respSettings(t))
+	const n = 8
+	docs := make([]string, n)
+	for i := range docs {
+		docs[i] = b64(crewjamResponse(t, crewjamOpts{encryptTo: encCur}))
+	}
+	errs := make(chan error, 2*n)
+	for _, d := range docs {
+		go func() {
+			_, err := v.Verify(context.Background(), "corp", d, respRequestID)
+			errs <- err
+		}()
+		go func() {
+			_, err := v.Verify(context.Background(), "corp", d, respRequestID)
+			errs <- err
+		}()
+	}
+	var ok, replays int
+	for range 2 * n {
+		err := <-errs
+		var re *ResponseError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &re) && re.Check == CheckReplay:
+			replays++
+		default:
+			t.Error(err)
+		}
+	}
+	if ok != n || replays != n {
+		t.Errorf("%d accepted, %d replays; want %d each", ok, replays, n)
+	}
+}
