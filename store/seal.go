@@ -38,13 +38,15 @@ func loadMasterKey(o Options, rnd io.Reader) (secret.Value, error) {
 	path := o.MasterKeyFile
 	create := false
 	if path == "" {
-		if o.DatabaseURL != "" && o.DataDir == "" {
-			return secret.Value{}, errors.New("master key: a PostgreSQL store needs the key every replica shares: set SAMLKEYD_MASTER_KEY or --master-key-file")
-		}
 		path = filepath.Join(o.dataDir(), masterKeyFile)
-		create = true
+		// A PostgreSQL store is shared by replicas: a key file made up by
+		// one of them would lock the others out. Use an existing one only.
+		create = o.DatabaseURL == ""
 	}
 	k, err := readMasterKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) && !create && o.MasterKeyFile == "" {
+		return secret.Value{}, errors.New("master key: a PostgreSQL store needs the key every replica shares: set SAMLKEYD_MASTER_KEY or --master-key-file")
+	}
 	if errors.Is(err, os.ErrNotExist) && create {
 		return createMasterKeyFile(path, rnd)
 	}
