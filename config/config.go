@@ -32,6 +32,8 @@ type SP struct {
 	SLO                  []Endpoint    `mapstructure:"slo" yaml:"slo"`
 	NameIDFormats        []string      `mapstructure:"name_id_formats" yaml:"name_id_formats"`
 	WantAssertionsSigned bool          `mapstructure:"want_assertions_signed" yaml:"want_assertions_signed"`
+	ClockSkew            time.Duration `mapstructure:"clock_skew" yaml:"clock_skew"`               // tolerance on assertion time conditions
+	AllowRSA15           bool          `mapstructure:"allow_rsa1_5" yaml:"allow_rsa1_5,omitempty"` // accept the deprecated rsa-1_5 key transport
 	Metadata             Metadata      `mapstructure:"metadata" yaml:"metadata"`
 	Organization         *Organization `mapstructure:"organization" yaml:"organization,omitempty"`
 	Contacts             []Contact     `mapstructure:"contacts" yaml:"contacts,omitempty"`
@@ -83,6 +85,7 @@ type IdP struct {
 	SignAuthnRequest   bool     `mapstructure:"sign_authn_request" yaml:"sign_authn_request"`
 	SignLogoutRequest  bool     `mapstructure:"sign_logout_request" yaml:"sign_logout_request"`
 	EncryptAssertion   bool     `mapstructure:"encrypt_assertion" yaml:"encrypt_assertion"`
+	WantResponseSigned bool     `mapstructure:"want_response_signed" yaml:"want_response_signed,omitempty"` // the Response element must be signed
 	SigningCerts       []string `mapstructure:"signing_certs" yaml:"signing_certs,omitempty"`
 	MetadataFile       string   `mapstructure:"metadata_file" yaml:"metadata_file,omitempty"`
 	MetadataURL        string   `mapstructure:"metadata_url" yaml:"metadata_url,omitempty"`

@@ -102,6 +102,7 @@ func TestBadFixtures(t *testing.T) {
 			`api.tokens[0].sha256: must be 64 hex digits, the SHA-256 of the token (printf %s "$TOKEN" | sha256sum)`,
 		}},
 		{"metadata-durations.yaml", nil, []string{
+			`sp.clock_skew: must be between 0 and 1h, like 3m`,
 			`sp.metadata.cache_duration: 48h is longer than sp.metadata.valid_for (24h): caches would keep metadata past its validUntil`,
 			`rotation.encryption.rotate_before: must be a positive duration, like 24h`,
 			`rotation.encryption.publish_for: must be a positive duration, like 24h`,
@@ -207,6 +208,7 @@ func TestDefaults(t *testing.T) {
 			ACS:                  []config.Endpoint{{Binding: "post", Location: "http://127.0.0.1:8080/saml/acs", Index: 0, Default: true}},
 			NameIDFormats:        []string{"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"},
 			WantAssertionsSigned: true,
+			ClockSkew:            3 * time.Minute,
 			Metadata:             config.Metadata{ValidFor: 48 * time.Hour, CacheDuration: 24 * time.Hour},
 		},
 		Alerts: config.Alerts{Thresholds: []time.Duration{1440 * time.Hour, 720 * time.Hour, 336 * time.Hour, 168 * time.Hour, 72 * time.Hour, 24 * time.Hour}},
