@@ -1,6 +1,7 @@
 package sp
 
 import (
+	"context"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"samlkeyd/keys"
 )
@@ -174,4 +176,72 @@ func TestDecryptDamaged(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestResponseEncryptedIDAndAttribute verifies an assertion whose NameID
+// and one attribute are encrypted inside it (EncryptedID,
+// EncryptedAttribute), signed with goxmldsig by the IdP key.
+func TestResponseEncryptedIDAndAttribute(t *testing.T) {
+	d := testDecrypter(t, "enc-current")
+	pub := d.creds[0].cert.PublicKey.(*rsa.PublicKey)
+	oaep := &rsa.OAEPOptions{Hash: crypto.SHA1, MGFHash: crypto.SHA1}
+	encOf := func(tag, plain string) *etree.Element {
+		el := goEncrypted(t, []byte(plain), pub, KeyTransportRSAOAEPMGF1P, "", oaep)
+		el.Tag = tag
+		return el
+	}
+	doc := crewjamResponse(t, crewjamOpts{})
+	tree := etree.NewDocument()
+	if err := tree.ReadFromBytes(doc); err != nil {
+		t.Fatal(err)
+	}
+	root := tree.Root()
+	dropResponseSignature(root)
+	as := childNS(root, nsSAML, "Assertion")
+	as.RemoveChild(childNS(as, nsDSig, "Signature"))
+	subj := childNS(as, nsSAML, "Subject")
+	nameID := childNS(subj, nsSAML, "NameID")
+	idx := nameID.Index()
+	subj.RemoveChild(nameID)
+	subj.InsertChildAt(idx, encOf("EncryptedID",
+		`<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">bob</saml:NameID>`))
+	childNS(as, nsSAML, "AttributeStatement").AddChild(encOf("EncryptedAttribute",
+		`<saml:Attribute xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Name="secret"><saml:AttributeValue>42</saml:AttributeValue></saml:Attribute>`))
+	key, cert := respKey(t, "idp")
+	ctx, err := dsig.NewSigningContext(key, [][]byte{cert.Raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exclusive c14n, as IdPs sign assertions: the signature must not
+	// depend on the Response around it.
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	signed, err := ctx.SignEnveloped(as.Copy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root.InsertChildAt(as.Index(), signed)
+	root.RemoveChild(as)
+	out, err := tree.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := respSettings(t)
+	s.IdPs[0].EncryptAssertion = false
+	a, err := respValidator(t, s).Verify(context.Background(), "corp", b64(out), respRequestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.NameID != "bob" || a.NameIDFormat != "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent" {
+		t.Errorf("name id %q format %q", a.NameID, a.NameIDFormat)
+	}
+	if got := a.Attributes["secret"]; len(got) != 1 || got[0] != "42" {
+		t.Errorf("secret attribute %q (all %v)", got, a.Attributes)
+	}
+	if got := a.Attributes[respMail]; len(got) != 1 {
+		t.Errorf("plain attributes lost: %v", a.Attributes)
+	}
+	// Decryption keys that do not fit: refused as decrypt.
+	s.Decryption = []*keys.Credential{respCred(t, "enc-next", keys.RoleNext)}
+	_, err = respValidator(t, s).Verify(context.Background(), "corp", b64(out), respRequestID)
+	wantCheck(t, err, CheckDecrypt)
 }
