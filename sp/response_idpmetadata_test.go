@@ -1,0 +1,116 @@
+package sp
+
+import (
+	"encoding/xml"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// crewjamIdPMetadata is the metadata crewjam/saml's IdentityProvider
+// publishes for the test IdP key, valid for 48 hours from when it is made.
+func crewjamIdPMetadata(t testing.TB) []byte {
+	t.Helper()
+	key, cert := respKey(t, "idp")
+	idp := &saml.IdentityProvider{Signer: key, Certificate: cert,
+		MetadataURL: respURL(t, respIdPEntity), SSOURL: respURL(t, "https://idp.example.com/sso")}
+	b, err := xml.Marshal(idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// signMetadata signs the metadata root with testdata key name
+// (exclusive c14n, reference to its ID).
+func signMetadata(t testing.TB, md []byte, name string) []byte {
+	t.Helper()
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(md); err != nil {
+		t.Fatal(err)
+	}
+	doc.Root().CreateAttr("ID", "_md1")
+	key, cert := respKey(t, name)
+	ctx, err := dsig.NewSigningContext(key, [][]byte{cert.Raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	signed, err := ctx.SignEnveloped(doc.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := etree.NewDocument()
+	out.SetRoot(signed)
+	b, err := out.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestIdPSigningCerts(t *testing.T) {
+	_, idpCert := respKey(t, "idp")
+	_, mdSigner := respKey(t, "other-idp")
+	md := crewjamIdPMetadata(t)
+	now := time.Now() // crewjam stamps validUntil from the real clock
+	signed := signMetadata(t, md, "other-idp")
+	for _, tt := range []struct {
+		name   string
+		data   []byte
+		entity string
+		signer bool
+		now    time.Time
+		want   string // error substring; "" = the IdP certificate
+	}{
+		{name: "crewjam metadata", data: md, entity: respIdPEntity, now: now},
+		{name: "signed metadata, signer configured", data: signed, entity: respIdPEntity, signer: true, now: now},
+		{name: "unsigned metadata, signer configured", data: md, entity: respIdPEntity, signer: true, now: now, want: "signature"},
+		{name: "tampered signed metadata", data: []byte(strings.Replace(string(signed), "https://idp.example.com/sso", "https://evil.example.com/sso", 1)),
+			entity: respIdPEntity, signer: true, now: now, want: "signature"},
+		{name: "other entity id", data: md, entity: "https://other.example.com", now: now, want: "no EntityDescriptor"},
+		{name: "expired", data: md, entity: respIdPEntity, now: now.Add(72 * time.Hour), want: "expired"},
+		{name: "entities descriptor", data: []byte(`<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">` +
+			string(md) + `</md:EntitiesDescriptor>`),
+			entity: respIdPEntity, now: now},
+		{name: "doctype", data: []byte(`<!DOCTYPE x [<!ENTITY a "b">]><x/>`), entity: respIdPEntity, now: now, want: "DOCTYPE"},
+		{name: "not metadata", data: []byte(`<x/>`), entity: respIdPEntity, now: now, want: "want md:EntityDescriptor"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var signer = mdSigner
+			if !tt.signer {
+				signer = nil
+			}
+			certs, err := IdPSigningCerts(tt.data, tt.entity, signer, tt.now)
+			if tt.want != "" {
+				if !errors.Is(err, ErrResponseIdPMetadata) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("error %v, want %q", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(certs) != 1 || !certs[0].Equal(idpCert) {
+				t.Fatalf("%d certificates, want the IdP's", len(certs))
+			}
+		})
+	}
+}
+
+func FuzzResponseIdPMetadata(f *testing.F) {
+	md := crewjamIdPMetadata(f)
+	f.Add(md)
+	f.Add(signMetadata(f, md, "other-idp"))
+	_, signer := respKey(f, "other-idp")
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = IdPSigningCerts(data, respIdPEntity, nil, now)
+		_, _ = IdPSigningCerts(data, respIdPEntity, signer, now)
+	})
+}
