@@ -10,6 +10,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -697,5 +698,36 @@ func TestResponseConcurrent(t *testing.T) {
 	}
 	if ok != n || replays != n {
 		t.Errorf("%d accepted, %d replays; want %d each", ok, replays, n)
+	}
+}
+
+// TestResponseDeprecationWarnings checks that the deprecated algorithms
+// that are accepted (tripledes-cbc; rsa-1_5 when allowed) log a warning
+// each time they are used, and the others log nothing.
+func TestResponseDeprecationWarnings(t *testing.T) {
+	xmlsec := tooltest.Path(t, "xmlsec1")
+	for _, tt := range []struct {
+		name string
+		o    xmlsecOpts
+		want string
+	}{
+		{"aes256-gcm", xmlsecOpts{keyTransport: KeyTransportRSAOAEPMGF1P, content: ContentAES256GCM, sessionKey: respSessAES}, ""},
+		{"tripledes-cbc", xmlsecOpts{keyTransport: KeyTransportRSAOAEPMGF1P, content: ContentTripleDESCBC, sessionKey: "des-192"}, "tripledes-cbc"},
+		{"rsa-1_5", xmlsecOpts{keyTransport: KeyTransportRSA15, content: ContentAES256GCM, sessionKey: respSessAES}, "rsa-1_5"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf strings.Builder
+			s := respSettings(t)
+			s.AllowRSA15 = true
+			s.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+			tt.o.to = "enc-current"
+			if _, err := respValidator(t, s).Verify(context.Background(), "corp", b64(xmlsecResponse(t, xmlsec, tt.o, 0)), respRequestID); err != nil {
+				t.Fatal(err)
+			}
+			got := buf.String()
+			if tt.want == "" && got != "" || tt.want != "" && (!strings.Contains(got, "level=WARN") || !strings.Contains(got, tt.want)) {
+				t.Errorf("log %q, want a warning naming %q", got, tt.want)
+			}
+		})
 	}
 }
