@@ -101,6 +101,7 @@ type crewjamOpts struct {
 	idpKey    string                // signing key name; "" = "idp"
 	encryptTo *x509.Certificate     // our encryption certificate in the SP metadata; nil = plain assertion
 	mutate    func(*saml.Assertion) // changes the assertion before the IdP signs it
+	sigMethod string                // XML-DSig signature method; "" = rsa-sha256
 	attrs     int                   // extra attributes attr0..attrN-1
 }
 
@@ -116,7 +117,11 @@ func crewjamResponse(t testing.TB, o crewjamOpts) []byte {
 	}
 	key, cert := respKey(t, name)
 	idp := &saml.IdentityProvider{Signer: key, Certificate: cert,
-		MetadataURL: respURL(t, respIdPEntity), SSOURL: respURL(t, "https://idp.example.com/sso")}
+		MetadataURL: respURL(t, respIdPEntity), SSOURL: respURL(t, "https://idp.example.com/sso"),
+		SignatureMethod: o.sigMethod}
+	if idp.SignatureMethod == "" {
+		idp.SignatureMethod = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	}
 	md := &saml.EntityDescriptor{EntityID: respEntityID, SPSSODescriptors: []saml.SPSSODescriptor{{
 		AssertionConsumerServices: []saml.IndexedEndpoint{{Binding: saml.HTTPPostBinding, Location: respACS, Index: 0}},
 	}}}
@@ -244,6 +249,7 @@ func TestResponseChecks(t *testing.T) {
 		}), want: CheckDestination},
 		{name: "other destination", doc: enc(nil), settings: func(s *ResponseSettings) { s.ACSURLs = []string{"https://sp.example.com/other-acs"} }, want: CheckDestination},
 		{name: "other issuer", doc: enc(func(a *saml.Assertion) { a.Issuer.Value = "https://evil.example.com" }), want: CheckIssuer},
+		{name: "rsa-sha1 signatures (still accepted from IdPs)", doc: crewjamResponse(t, crewjamOpts{encryptTo: encCur, sigMethod: "http://www.w3.org/2000/09/xmldsig#rsa-sha1"})},
 		{name: "signed by a key the IdP record does not trust", doc: crewjamResponse(t, crewjamOpts{idpKey: "other-idp", encryptTo: encCur}), want: CheckSignature},
 		{name: "response signature required", doc: editXML(t, enc(nil), dropResponseSignature),
 			settings: func(s *ResponseSettings) { s.IdPs[0].WantResponseSigned = true }, want: CheckSignature},
