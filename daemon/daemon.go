@@ -24,6 +24,7 @@ import (
 	"samlkeyd/config"
 	"samlkeyd/metadata"
 	"samlkeyd/mtls"
+	"samlkeyd/sp"
 )
 
 // Options are the daemon's dependencies. Nil fields take the defaults noted.
@@ -51,6 +52,8 @@ type Daemon struct {
 	metadataHandler *metadata.Handler
 	checks          *mtls.Scheduler
 
+	replay sp.ReplayCache // assertion IDs seen, kept across snapshots
+
 	buildMu sync.Mutex // serialises builds so a stale build never replaces a newer one
 	cfg     *config.Config
 }
@@ -70,7 +73,8 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config}
+	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config,
+		replay: sp.NewMemoryReplayCache(100_000)}
 	d.metrics = newMetrics(o.Registry, d)
 	d.metadataHandler = metadata.NewHandler(d, o.Logger)
 	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
@@ -118,6 +122,7 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 		Now:    d.now,
 		Rand:   d.opts.Rand,
 		Logger: d.log,
+		Replay: d.replay,
 		OnDeprecated: func(idp, alg string) {
 			d.metrics.deprecatedAlgos.WithLabelValues(idp, alg).Inc()
 		},

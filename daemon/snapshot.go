@@ -36,8 +36,9 @@ type Snapshot struct {
 	Keys         *keys.KeySet
 	Metadata     *metadata.Published
 	SP           *sp.Service
-	Checks       []*mtls.Check // outbound mTLS health checks, bound to their profiles' keys
-	Certificates []CertFact    // every certificate record, for metrics and expiry
+	Responses    *sp.ResponseValidator // decrypts and validates IdP responses with the encryption keys
+	Checks       []*mtls.Check         // outbound mTLS health checks, bound to their profiles' keys
+	Certificates []CertFact            // every certificate record, for metrics and expiry
 	Built        time.Time
 	StoreVersion int64 // the store's change counter the snapshot was built from
 
@@ -56,6 +57,9 @@ type BuildOptions struct {
 	Rand         io.Reader
 	Logger       *slog.Logger
 	OnDeprecated func(idp, alg string)
+	// Replay remembers assertion IDs across snapshots; nil = a cache of
+	// this snapshot's own (fine for one-shot CLI use only).
+	Replay sp.ReplayCache
 }
 
 // Build builds a snapshot: it resolves the signing and encryption keystore
@@ -131,6 +135,29 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("build signing service: %w", err)
 	}
+	ridps, err := responseIdPs(cfg, idx, now())
+	if err != nil {
+		return nil, err
+	}
+	acsURLs := make([]string, 0, len(cfg.SP.ACS))
+	for _, e := range cfg.SP.ACS {
+		acsURLs = append(acsURLs, e.Location)
+	}
+	responses, err := sp.NewResponseValidator(sp.ResponseSettings{
+		EntityID:   cfg.SP.EntityID,
+		ACSURLs:    acsURLs,
+		Decryption: ks.Encryption,
+		IdPs:       ridps,
+		AllowRSA15: cfg.SP.AllowRSA15,
+		ClockSkew:  cfg.SP.ClockSkew,
+		Now:        now,
+		Rand:       rnd,
+		Logger:     o.Logger,
+		Replay:     o.Replay,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build response validation: %w", err)
+	}
 	checks, err := mtls.Build(cfg.Profiles, cfg.Checks, idx.resolveProfile)
 	if err != nil {
 		return nil, fmt.Errorf("build mTLS checks: %w", err)
@@ -145,7 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		SP:                  cfg.SP,
 		AuthnRequestsSigned: svc.AuthnRequestsSigned(),
 		Keys:                ks,
-		EncryptionMethods:   encryptionMethods(),
+		EncryptionMethods:   sp.EncryptionMethods(),
 		Now:                 built,
 	})
 	if err != nil {
@@ -156,7 +183,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		return nil, err
 	}
 	snap := &Snapshot{
-		Config: cfg, Keys: ks, Metadata: pub, SP: svc, Checks: checks,
+		Config: cfg, Keys: ks, Metadata: pub, SP: svc, Responses: responses, Checks: checks,
 		Built: built, StoreVersion: version, tokens: tokens,
 	}
 	for _, r := range records {
@@ -217,16 +244,4 @@ func credential(rec *store.Record, use keys.Use) (*keys.Credential, error) {
 		RecordID: rec.ID, RecordName: rec.Name, Use: use, Role: keys.RoleCurrent,
 		Signer: e.Key, Chain: e.Chain,
 	}, nil
-}
-
-// encryptionMethods is what metadata advertises as decryptable.
-// TODO(issue 6): sp.EncryptionMethods() once decryption lands.
-func encryptionMethods() []string {
-	return []string{
-		"http://www.w3.org/2009/xmlenc11#aes256-gcm",
-		"http://www.w3.org/2009/xmlenc11#aes128-gcm",
-		"http://www.w3.org/2001/04/xmlenc#aes256-cbc",
-		"http://www.w3.org/2001/04/xmlenc#aes128-cbc",
-		"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
-	}
 }

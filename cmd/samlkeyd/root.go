@@ -61,6 +61,7 @@ func (a *app) root() *cobra.Command {
 		a.configCmd(),
 		a.metadataCmd(),
 		a.signCmd(),
+		a.responseCmd(),
 		a.checkCmd(),
 	)
 	return root
