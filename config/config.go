@@ -89,7 +89,13 @@ type IdP struct {
 	SigningCerts       []string `mapstructure:"signing_certs" yaml:"signing_certs,omitempty"`
 	MetadataFile       string   `mapstructure:"metadata_file" yaml:"metadata_file,omitempty"`
 	MetadataURL        string   `mapstructure:"metadata_url" yaml:"metadata_url,omitempty"`
-	AllowHTTP          bool     `mapstructure:"allow_http" yaml:"allow_http,omitempty"` // tests only: accept http: endpoints
+	// MetadataRefresh is how often metadata_url is fetched again (0 = 1h).
+	MetadataRefresh time.Duration `mapstructure:"metadata_refresh" yaml:"metadata_refresh,omitempty"`
+	// MetadataSigningCert names the trust-store record whose certificate
+	// must have signed the IdP's metadata (file or URL); empty = unsigned
+	// metadata is accepted.
+	MetadataSigningCert string `mapstructure:"metadata_signing_cert" yaml:"metadata_signing_cert,omitempty"`
+	AllowHTTP           bool   `mapstructure:"allow_http" yaml:"allow_http,omitempty"` // tests only: accept http: endpoints
 }
 
 // Property is one system property, such as

@@ -390,6 +390,12 @@ func (p *problems) idps(idps []IdP) {
 		if idp.MetadataFile != "" && idp.MetadataURL != "" {
 			p.add(f+".metadata_url", "set metadata_file or metadata_url, not both")
 		}
+		if idp.MetadataRefresh < 0 || (idp.MetadataRefresh > 0 && idp.MetadataRefresh < time.Minute) {
+			p.add(f+".metadata_refresh", "must be at least 1m, like 1h")
+		}
+		if idp.MetadataSigningCert != "" && idp.MetadataFile == "" && idp.MetadataURL == "" {
+			p.add(f+".metadata_signing_cert", "needs metadata_file or metadata_url")
+		}
 		if idp.MetadataURL != "" {
 			p.url(f+".metadata_url", idp.MetadataURL, idp.AllowHTTP, how)
 		}

@@ -38,6 +38,7 @@ type Options struct {
 	Rand         io.Reader            // nil = crypto/rand
 	PollInterval time.Duration        // store change-counter poll; 0 = 2s
 	Registry     *prometheus.Registry // nil = a new registry
+	HTTPClient   *http.Client         // fetches IdP metadata_url; nil = http.DefaultClient
 }
 
 // Daemon serves one snapshot at a time. All methods are safe for concurrent
@@ -52,7 +53,8 @@ type Daemon struct {
 	metadataHandler *metadata.Handler
 	checks          *mtls.Scheduler
 
-	replay sp.ReplayCache // assertion IDs seen, kept across snapshots
+	replay  sp.ReplayCache    // assertion IDs seen, kept across snapshots
+	idpMeta *idpMetadataStore // IdP metadata fetched from metadata_url
 
 	buildMu sync.Mutex // serialises builds so a stale build never replaces a newer one
 	cfg     *config.Config
@@ -74,7 +76,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config,
-		replay: sp.NewMemoryReplayCache(100_000)}
+		replay: sp.NewMemoryReplayCache(100_000), idpMeta: newIdPMetadataStore()}
 	d.metrics = newMetrics(o.Registry, d)
 	d.metadataHandler = metadata.NewHandler(d, o.Logger)
 	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
@@ -119,10 +121,11 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 
 func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, error) {
 	return Build(ctx, cfg, d.opts.Store, BuildOptions{
-		Now:    d.now,
-		Rand:   d.opts.Rand,
-		Logger: d.log,
-		Replay: d.replay,
+		Now:         d.now,
+		Rand:        d.opts.Rand,
+		Logger:      d.log,
+		Replay:      d.replay,
+		IdPMetadata: d.idpMeta.Get,
 		OnDeprecated: func(idp, alg string) {
 			d.metrics.deprecatedAlgos.WithLabelValues(idp, alg).Inc()
 		},
@@ -180,8 +183,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	defer stopLoops()
 
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); d.reloadLoop(loopCtx) }()
+	go func() { defer wg.Done(); d.idpMetadataLoop(loopCtx) }()
 	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.watchConfig(loopCtx) }()
@@ -221,6 +225,21 @@ func (d *Daemon) reloadLoop(ctx context.Context) {
 			d.reloadConfig(ctx, "sighup")
 		case <-poll.C:
 			d.pollOnce(ctx)
+		}
+	}
+}
+
+// idpMetadataLoop fetches IdP metadata_url documents now and whenever
+// they are due.
+func (d *Daemon) idpMetadataLoop(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		d.refreshIdPMetadata(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

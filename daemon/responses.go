@@ -21,9 +21,21 @@ const maxIdPMetadata = 4 << 20
 // responseIdPs returns the response-validation records of the IdPs whose
 // signing certificates are known (from trust-store records or a metadata
 // file). An IdP with neither is left out: its responses cannot be verified.
-func responseIdPs(cfg *config.Config, idx recordIndex, now time.Time) ([]sp.ResponseIdP, error) {
+func responseIdPs(cfg *config.Config, idx recordIndex, fetched func(url string) []byte, now time.Time) ([]sp.ResponseIdP, error) {
 	var out []sp.ResponseIdP
 	for i, p := range cfg.IdPs {
+		var mdSigner *x509.Certificate
+		if p.MetadataSigningCert != "" {
+			rec, err := idx.find(p.MetadataSigningCert)
+			if err != nil {
+				return nil, fmt.Errorf("idps[%d] (%s) metadata_signing_cert: %w", i, p.Name, err)
+			}
+			c, err := trustCerts(rec)
+			if err != nil || len(c) == 0 {
+				return nil, fmt.Errorf("idps[%d] (%s) metadata_signing_cert: %w", i, p.Name, errors.Join(err, errors.New("no certificate")))
+			}
+			mdSigner = c[0]
+		}
 		var certs []*x509.Certificate
 		for _, ref := range p.SigningCerts {
 			rec, err := idx.find(ref)
@@ -37,11 +49,20 @@ func responseIdPs(cfg *config.Config, idx recordIndex, now time.Time) ([]sp.Resp
 			certs = append(certs, c...)
 		}
 		if p.MetadataFile != "" {
-			c, err := idpMetadataCerts(p.MetadataFile, p.EntityID, now)
+			c, err := idpMetadataFile(p.MetadataFile, p.EntityID, mdSigner, now)
 			if err != nil {
 				return nil, fmt.Errorf("idps[%d] (%s) metadata_file: %w", i, p.Name, err)
 			}
 			certs = append(certs, c...)
+		}
+		if p.MetadataURL != "" && fetched != nil {
+			if data := fetched(p.MetadataURL); data != nil {
+				c, err := sp.IdPSigningCerts(data, p.EntityID, mdSigner, now)
+				if err != nil {
+					return nil, fmt.Errorf("idps[%d] (%s) metadata_url %s: %w", i, p.Name, p.MetadataURL, err)
+				}
+				certs = append(certs, c...)
+			}
 		}
 		if len(certs) == 0 {
 			continue
@@ -72,9 +93,9 @@ func trustCerts(rec *store.Record) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// idpMetadataCerts reads an IdP's metadata file and returns its signing
-// certificates.
-func idpMetadataCerts(path, entityID string, now time.Time) ([]*x509.Certificate, error) {
+// idpMetadataFile reads an IdP's metadata file and returns its signing
+// certificates; signer, when set, must have signed it.
+func idpMetadataFile(path, entityID string, signer *x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -87,7 +108,7 @@ func idpMetadataCerts(path, entityID string, now time.Time) ([]*x509.Certificate
 	if len(data) > maxIdPMetadata {
 		return nil, fmt.Errorf("IdP metadata %q is over %d bytes", path, maxIdPMetadata)
 	}
-	certs, err := sp.IdPSigningCerts(data, entityID, nil, now)
+	certs, err := sp.IdPSigningCerts(data, entityID, signer, now)
 	if err != nil {
 		return nil, fmt.Errorf("IdP metadata %q: %w", path, err)
 	}

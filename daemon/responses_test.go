@@ -20,6 +20,7 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"samlkeyd/config"
 	"samlkeyd/store"
@@ -162,4 +163,52 @@ func TestAPIResponses(t *testing.T) {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
 	})
+}
+
+// TestIdPMetadataURL: an IdP known only by its metadata_url gets its signing
+// certificates when the daemon fetches the metadata, and a metadata document
+// that fails its signature check is rejected without disturbing service.
+func TestIdPMetadataURL(t *testing.T) {
+	st := openStore(t)
+	idp := newTestIdP(t, st)
+	mdXML, err := xml.Marshal(idp.idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/samlmetadata+xml")
+		_, _ = w.Write(mdXML)
+	}))
+	defer srv.Close()
+
+	cfg := testConfig()
+	cfg.IdPs[0].MetadataURL = srv.URL
+	cfg.IdPs[0].AllowHTTP = true
+	d := newDaemon(t, cfg, st)
+	h := d.Handler()
+	metadata := get(t, h, "/saml/metadata").Body.Bytes()
+	body := func(resp string) string {
+		b, _ := json.Marshal(map[string]string{"idp": "corp", "saml_response": resp})
+		return string(b)
+	}
+	if w := postJSON(t, h, "/api/v1/responses", testToken, body(idp.respond(t, metadata, "_r1"))); w.Code != http.StatusNotFound {
+		t.Fatalf("before the metadata is fetched: %d %s", w.Code, w.Body)
+	}
+	d.refreshIdPMetadata(context.Background())
+	if w := postJSON(t, h, "/api/v1/responses", testToken, body(idp.respond(t, metadata, "_r2"))); w.Code != http.StatusOK {
+		t.Fatalf("after the metadata is fetched: %d %s", w.Code, w.Body)
+	}
+
+	// The same (unsigned) metadata, now required to be signed.
+	signed := testConfig()
+	signed.IdPs[0].MetadataURL = srv.URL
+	signed.IdPs[0].AllowHTTP = true
+	signed.IdPs[0].MetadataSigningCert = "Corp IdP signing"
+	d.applyConfig(context.Background(), "test", signed)
+	if got := testutil.ToFloat64(d.metrics.reloadFailures.WithLabelValues("snapshot")); got != 1 {
+		t.Fatalf("unsigned metadata with metadata_signing_cert: reload failures = %v, want 1", got)
+	}
+	if w := postJSON(t, h, "/api/v1/responses", testToken, body(idp.respond(t, metadata, "_r3"))); w.Code != http.StatusOK {
+		t.Fatalf("previous snapshot no longer verifies: %d %s", w.Code, w.Body)
+	}
 }

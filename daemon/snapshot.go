@@ -60,6 +60,9 @@ type BuildOptions struct {
 	// Replay remembers assertion IDs across snapshots; nil = a cache of
 	// this snapshot's own (fine for one-shot CLI use only).
 	Replay sp.ReplayCache
+	// IdPMetadata returns the last document fetched from an IdP's
+	// metadata_url, or nil; a build never fetches.
+	IdPMetadata func(url string) []byte
 }
 
 // Build builds a snapshot: it resolves the signing and encryption keystore
@@ -135,7 +138,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("build signing service: %w", err)
 	}
-	ridps, err := responseIdPs(cfg, idx, now())
+	ridps, err := responseIdPs(cfg, idx, o.IdPMetadata, now())
 	if err != nil {
 		return nil, err
 	}

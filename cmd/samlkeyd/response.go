@@ -52,7 +52,7 @@ only detected within one process: use the daemon's API for that.`,
 			if err != nil {
 				return fmt.Errorf("read %s: %w", file, err)
 			}
-			return a.withSnapshot(cmd.Context(), cmd, nil, func(snap *daemon.Snapshot, _ *store.Store) error {
+			return a.buildSnapshot(cmd.Context(), cmd, nil, true, func(snap *daemon.Snapshot, _ *store.Store) error {
 				as, err := snap.Responses.Verify(cmd.Context(), idp, strings.TrimSpace(string(b)), requestID)
 				var re *sp.ResponseError
 				if errors.As(err, &re) {

@@ -112,6 +112,12 @@ func (a *app) snapshot(ctx context.Context, cmd *cobra.Command, edit func(*confi
 
 // withSnapshot is snapshot for commands that also use the open store.
 func (a *app) withSnapshot(ctx context.Context, cmd *cobra.Command, edit func(*config.Config), fn func(*daemon.Snapshot, *store.Store) error) error {
+	return a.buildSnapshot(ctx, cmd, edit, false, fn)
+}
+
+// buildSnapshot is withSnapshot; fetchIdPMetadata also fetches the IdPs'
+// metadata_url documents first (for response verification).
+func (a *app) buildSnapshot(ctx context.Context, cmd *cobra.Command, edit func(*config.Config), fetchIdPMetadata bool, fn func(*daemon.Snapshot, *store.Store) error) error {
 	cfg, err := a.effectiveConfig(cmd)
 	if err != nil {
 		return err
@@ -124,7 +130,13 @@ func (a *app) withSnapshot(ctx context.Context, cmd *cobra.Command, edit func(*c
 		return err
 	}
 	defer st.Close()
-	snap, err := daemon.Build(ctx, cfg, st, daemon.BuildOptions{Logger: a.logger()})
+	opts := daemon.BuildOptions{Logger: a.logger()}
+	if fetchIdPMetadata {
+		if opts.IdPMetadata, err = daemon.FetchIdPMetadata(ctx, cfg, nil); err != nil {
+			return err
+		}
+	}
+	snap, err := daemon.Build(ctx, cfg, st, opts)
 	if err != nil {
 		return err
 	}
