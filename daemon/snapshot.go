@@ -42,7 +42,8 @@ type Snapshot struct {
 	Built        time.Time
 	StoreVersion int64 // the store's change counter the snapshot was built from
 
-	tokens *tokenSet
+	tokens   *tokenSet
+	expiries []Expiry // every certificate of records and IdPs (mTLS servers are added from check results)
 }
 
 // CertFact is one certificate record's expiry, labelled by what it is used for.
@@ -189,6 +190,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		Config: cfg, Keys: ks, Metadata: pub, SP: svc, Responses: responses, Checks: checks,
 		Built: built, StoreVersion: version, tokens: tokens,
 	}
+	snap.expiries = append(recordExpiries(records, uses), idpExpiries(ridps)...)
 	for _, r := range records {
 		use := uses[r.ID]
 		switch {

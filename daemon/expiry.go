@@ -1,0 +1,104 @@
+package daemon
+
+import (
+	"cmp"
+	"crypto/x509"
+	"slices"
+	"time"
+
+	"samlkeyd/keys"
+	"samlkeyd/mtls"
+	"samlkeyd/sp"
+	"samlkeyd/store"
+)
+
+// Expiry is one certificate the daemon knows and when it expires.
+type Expiry struct {
+	Source      string    `json:"source"` // record, idp, mtls_server
+	Owner       string    `json:"owner"`  // record name, IdP name or check name
+	RecordID    string    `json:"record_id,omitempty"`
+	Use         string    `json:"use,omitempty"` // signing, encryption, mtls, trust, unused (records)
+	Subject     string    `json:"subject"`
+	Fingerprint string    `json:"sha256,omitempty"`
+	NotAfter    time.Time `json:"not_after"`
+}
+
+// recordExpiries lists every certificate of every active record's chain
+// (trust-store records included), opened with the store password only.
+func recordExpiries(records []*store.Record, uses map[string]string) []Expiry {
+	var out []Expiry
+	for _, r := range records {
+		if !r.Active {
+			continue
+		}
+		ks, err := keys.ParseChains(r.Data, r.StorePassword)
+		if err != nil {
+			continue // the store validated it on add; a record that no longer opens fails its own build
+		}
+		use := uses[r.ID]
+		if use == "" {
+			use = "unused"
+			if r.Type == store.TypeTrustStoreCert {
+				use = "trust"
+			}
+		}
+		seen := map[string]bool{}
+		for _, e := range ks.Entries {
+			for _, c := range e.Chain {
+				fp := keys.FingerprintSHA256(c)
+				if seen[fp] {
+					continue
+				}
+				seen[fp] = true
+				out = append(out, Expiry{Source: "record", Owner: r.Name, RecordID: r.ID, Use: use,
+					Subject: c.Subject.String(), Fingerprint: fp, NotAfter: c.NotAfter})
+			}
+		}
+	}
+	return out
+}
+
+func idpExpiries(idps []sp.ResponseIdP) []Expiry {
+	var out []Expiry
+	for _, p := range idps {
+		for _, c := range p.SigningCerts {
+			out = append(out, certExpiry("idp", p.Name, c))
+		}
+	}
+	return out
+}
+
+func certExpiry(source, owner string, c *x509.Certificate) Expiry {
+	return Expiry{Source: source, Owner: owner, Subject: c.Subject.String(), Fingerprint: keys.FingerprintSHA256(c), NotAfter: c.NotAfter}
+}
+
+// checkExpiries lists the leaf certificates the mTLS checks' servers
+// presented on their last run.
+func checkExpiries(results []*mtls.Result) []Expiry {
+	var out []Expiry
+	for _, r := range results {
+		if r == nil || len(r.ServerChain) == 0 {
+			continue
+		}
+		leaf := r.ServerChain[0]
+		out = append(out, Expiry{Source: "mtls_server", Owner: r.Check, Subject: leaf.Subject, NotAfter: leaf.NotAfter})
+	}
+	return out
+}
+
+// Expiries returns what the snapshot's certificates and the given check
+// results expire, soonest first, keeping those expiring before now+within
+// (within <= 0: all).
+func (s *Snapshot) Expiries(checks []*mtls.Result, now time.Time, within time.Duration) []Expiry {
+	all := append(append([]Expiry(nil), s.expiries...), checkExpiries(checks)...)
+	out := all[:0]
+	for _, e := range all {
+		if within <= 0 || e.NotAfter.Before(now.Add(within)) {
+			out = append(out, e)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Expiry) int {
+		return cmp.Or(a.NotAfter.Compare(b.NotAfter), cmp.Compare(a.Owner, b.Owner))
+	})
+	return out
+}
