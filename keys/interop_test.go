@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -370,5 +371,22 @@ func TestWriteFile(t *testing.T) {
 	}
 	if err := WriteFile(filepath.Join(dir, "missing", "ks"), []byte("x")); err == nil {
 		t.Error("WriteFile into a missing directory succeeded")
+	}
+}
+
+func TestCreateFileKeepsExisting(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "master.key")
+	if err := CreateFile(path, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := CreateFile(path, []byte("second")); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second CreateFile: %v, want os.ErrExist", err)
+	}
+	got, _ := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	ents, _ := os.ReadDir(dir)
+	if string(got) != "first" || fi.Mode().Perm() != 0o600 || len(ents) != 1 {
+		t.Fatalf("after a refused CreateFile: content %q, mode %v, %d files", got, fi.Mode().Perm(), len(ents))
 	}
 }

@@ -9,11 +9,28 @@ import (
 // WriteFile writes data to path atomically with mode 0600: it writes a
 // temporary file in the same directory, fsyncs it, renames it over path and
 // fsyncs the directory. On error path is left as it was.
-func WriteFile(path string, data []byte) (err error) {
+func WriteFile(path string, data []byte) error {
+	return writeAtomic(path, data, os.Rename)
+}
+
+// CreateFile is WriteFile for a file that must not be replaced: when path
+// already exists (another process created it first) it fails with an error
+// wrapping os.ErrExist and leaves the existing file alone.
+func CreateFile(path string, data []byte) error {
+	return writeAtomic(path, data, func(tmp, path string) error {
+		err := os.Link(tmp, path)
+		_ = os.Remove(tmp)
+		return err
+	})
+}
+
+// writeAtomic writes data to a 0600 temporary file beside path, fsyncs it,
+// and hands it to place (rename or link) to become path.
+func writeAtomic(path string, data []byte, place func(tmp, path string) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write keystore %q: %w", path, err)
+		return fmt.Errorf("write %q: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -23,19 +40,19 @@ func WriteFile(path string, data []byte) (err error) {
 		}
 	}()
 	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("write keystore %q: %w", path, err)
+		return fmt.Errorf("write %q: %w", path, err)
 	}
 	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write keystore %q: %w", path, err)
+		return fmt.Errorf("write %q: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write keystore %q: fsync: %w", path, err)
+		return fmt.Errorf("write %q: fsync: %w", path, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("write keystore %q: %w", path, err)
+		return fmt.Errorf("write %q: %w", path, err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write keystore %q: %w", path, err)
+	if err = place(tmp, path); err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
 	}
 	if d, derr := os.Open(dir); derr == nil {
 		_ = d.Sync() // best effort: some file systems refuse to fsync a directory

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"samlkeyd/keys"
 	"samlkeyd/secret"
 )
 
@@ -88,7 +89,7 @@ func createMasterKeyFile(path string, rnd io.Reader) (secret.Value, error) {
 	}
 	enc := []byte(base64.StdEncoding.EncodeToString(raw) + "\n")
 	defer clear(enc)
-	if err := writeFileAtomic(path, enc); err != nil {
+	if err := keys.CreateFile(path, enc); err != nil {
 		clear(raw)
 		if errors.Is(err, os.ErrExist) { // another process made it first: use theirs
 			return readMasterKeyFile(path)
@@ -115,45 +116,6 @@ func decodeMasterKey(b []byte) (secret.Value, error) {
 		return secret.New(out[:n]), nil
 	}
 	return secret.Value{}, fmt.Errorf("a master key is %d random bytes as base64 or %d hex digits (make one with: openssl rand -base64 32)", masterKeySize, 2*masterKeySize)
-}
-
-// writeFileAtomic writes data to path with mode 0600 via a temporary file in
-// the same directory, fsync and rename, and refuses to replace a file.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %q: fsync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	// Link, not rename: a key another process created meanwhile is kept.
-	if err = os.Link(tmp, path); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	_ = os.Remove(tmp)
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return nil
 }
 
 // seal encrypts plain with the master key, binding it to aad.
