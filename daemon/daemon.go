@@ -56,6 +56,8 @@ type Daemon struct {
 	replay  sp.ReplayCache    // assertion IDs seen, kept across snapshots
 	idpMeta *idpMetadataStore // IdP metadata fetched from metadata_url
 
+	pollFailed pollFailure // touched by pollOnce only (one goroutine)
+
 	buildMu sync.Mutex // serialises builds so a stale build never replaces a newer one
 	cfg     *config.Config
 }
@@ -264,11 +266,24 @@ func (d *Daemon) pollOnce(ctx context.Context) {
 	if trigger == "" {
 		return
 	}
+	// A change that did not build is not retried on every poll: only when
+	// the store changes again, or a minute later (the refresh case).
+	if f := d.pollFailed; f.version == n && d.now().Before(f.at.Add(time.Minute)) {
+		return
+	}
 	if err := d.Rebuild(ctx, trigger, nil); err != nil {
+		d.pollFailed = pollFailure{version: n, at: d.now()}
 		d.log.Error("snapshot rejected", "trigger", trigger, "err", err)
 		return
 	}
+	d.pollFailed = pollFailure{}
 	d.log.Info("snapshot rebuilt", "trigger", trigger, "store_version", n)
+}
+
+// pollFailure remembers the store version whose poll-triggered build failed.
+type pollFailure struct {
+	version int64
+	at      time.Time
 }
 
 // reloadConfig re-reads the config and rebuilds; a config that does not load
