@@ -1,0 +1,22 @@
+package lifecycle_test
+
+import (
+	"fmt"
+	"time"
+
+	"samlkeyd/lifecycle"
+)
+
+func ExampleDue() {
+	p := lifecycle.Policy{Validity: 90 * 24 * time.Hour, RotateBefore: 30 * 24 * time.Hour,
+		PublishFor: 7 * 24 * time.Hour, RetireAfter: 14 * 24 * time.Hour, MaxWait: 7 * 24 * time.Hour}
+	now := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	keys := []lifecycle.Key{{ID: "k1", State: lifecycle.StateActive, NotAfter: now.Add(20 * 24 * time.Hour)}}
+	fmt.Println(lifecycle.Due(keys, now, p, false).Kind)
+
+	keys = append(keys, lifecycle.Key{ID: "k2", State: lifecycle.StateNext, PublishedAt: now})
+	fmt.Println(lifecycle.Due(keys, now.Add(7*24*time.Hour), p, true).Kind)
+	// Output:
+	// generate_next
+	// promote
+}

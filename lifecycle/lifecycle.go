@@ -1,0 +1,200 @@
+// Package lifecycle owns the decisions of key rotation and expiry: the
+// states a rotated key goes through (next, active, retired, inactive), which
+// single step a rollover needs now, which keys metadata must publish, and
+// which expiry threshold a certificate has crossed. It is pure: time is an
+// argument, and it neither touches the store nor sends alerts.
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"samlkeyd/config"
+)
+
+// Policy says how one use's key (signing or encryption) is rolled over.
+type Policy struct {
+	KeyAlg       string        // RSA or EC
+	KeySize      int           // bits (RSA) or curve size (EC)
+	Validity     time.Duration // of each generated certificate
+	RotateBefore time.Duration // generate the next key this long before the active one expires
+	PublishFor   time.Duration // publish the next key this long before promoting it
+	RetireAfter  time.Duration // keep a retired key published / decrypting this long
+	MaxWait      time.Duration // after PublishFor, promote even if some IdP has not fetched metadata again
+}
+
+// Defaults of a Policy the config leaves open.
+const (
+	DefaultValidity = 365 * 24 * time.Hour
+	DefaultKeySize  = 2048
+)
+
+// PolicyFrom turns a config rotation policy into a Policy, filling the
+// defaults (RSA 2048, one year, MaxWait = PublishFor) and checking that the
+// durations fit together.
+func PolicyFrom(c *config.RotationPolicy) (Policy, error) {
+	if c == nil {
+		return Policy{}, errors.New("rotation policy: none configured")
+	}
+	p := Policy{KeyAlg: strings.ToUpper(c.KeyAlg), KeySize: c.KeySize, Validity: c.Validity,
+		RotateBefore: c.RotateBefore, PublishFor: c.PublishFor, RetireAfter: c.RetireAfter, MaxWait: c.MaxWait}
+	if p.KeyAlg == "" {
+		p.KeyAlg = "RSA"
+	}
+	if p.KeySize == 0 {
+		p.KeySize = DefaultKeySize
+		if p.KeyAlg == "EC" {
+			p.KeySize = 256
+		}
+	}
+	if p.Validity == 0 {
+		p.Validity = DefaultValidity
+	}
+	if p.MaxWait == 0 {
+		p.MaxWait = p.PublishFor
+	}
+	switch {
+	case p.KeyAlg != "RSA" && p.KeyAlg != "EC":
+		return Policy{}, fmt.Errorf("rotation policy: key_alg %q: want RSA or EC", c.KeyAlg)
+	case p.RotateBefore <= 0 || p.PublishFor <= 0 || p.RetireAfter <= 0:
+		return Policy{}, errors.New("rotation policy: rotate_before, publish_for and retire_after must be positive")
+	case p.PublishFor+p.MaxWait >= p.RotateBefore:
+		return Policy{}, fmt.Errorf("rotation policy: publish_for (%s) plus max_wait (%s) must be shorter than rotate_before (%s), or the active key could expire before its successor is promoted",
+			p.PublishFor, p.MaxWait, p.RotateBefore)
+	case p.RotateBefore >= p.Validity:
+		return Policy{}, fmt.Errorf("rotation policy: rotate_before (%s) must be shorter than validity (%s)", p.RotateBefore, p.Validity)
+	}
+	return p, nil
+}
+
+// State is where a rotated key stands.
+type State string
+
+// The states of a rotated key, in the order a key goes through them.
+const (
+	StateNext     State = "next"     // published in metadata, not used yet
+	StateActive   State = "active"   // the keystore property points at it: it signs / is the preferred encryption key
+	StateRetired  State = "retired"  // still published and still decrypting, for RetireAfter
+	StateInactive State = "inactive" // done
+)
+
+// Key is what the decisions need to know of one rotated key.
+type Key struct {
+	ID          string
+	State       State
+	NotAfter    time.Time // of its certificate
+	PublishedAt time.Time // when it entered StateNext
+	PromotedAt  time.Time // when it became active
+	RetiredAt   time.Time // when it was retired
+}
+
+// StepKind names one rollover step.
+type StepKind string
+
+// The steps of a rollover. Each is one store transaction in the daemon.
+const (
+	StepNone         StepKind = "none"
+	StepGenerateNext StepKind = "generate_next" // make a new key and publish it as next
+	StepPromote      StepKind = "promote"       // next becomes active, the old active key retired
+	StepDeactivate   StepKind = "deactivate"    // a retired key past RetireAfter becomes inactive
+)
+
+// Step is the one thing a rollover needs now, with the key it applies to.
+type Step struct {
+	Kind   StepKind
+	KeyID  string
+	Reason string
+}
+
+// Due returns the single next step of one use's rollover at now:
+// generate the next key once the active one is within RotateBefore of its
+// expiry; promote the next key once it has been published for PublishFor
+// and every IdP has fetched metadata since (idpsCaughtUp), or for
+// PublishFor+MaxWait regardless; deactivate a retired key RetireAfter after
+// its retirement. With no active key, a next key is promoted at once and
+// without one a key is generated. Calling Due again after applying the step
+// gives the following one; StepNone means nothing is due.
+func Due(keys []Key, now time.Time, p Policy, idpsCaughtUp bool) Step {
+	active, next := find(keys, StateActive), find(keys, StateNext)
+	switch {
+	case active == nil && next != nil:
+		return Step{StepPromote, next.ID, "no active key"}
+	case active == nil:
+		return Step{StepGenerateNext, "", "no active key"}
+	case next == nil && !now.Before(active.NotAfter.Add(-p.RotateBefore)):
+		return Step{StepGenerateNext, "", fmt.Sprintf("active key %s expires %s, within rotate_before (%s)",
+			active.ID, active.NotAfter.Format(time.RFC3339), p.RotateBefore)}
+	case next != nil:
+		published := now.Sub(next.PublishedAt)
+		switch {
+		case published >= p.PublishFor && idpsCaughtUp:
+			return Step{StepPromote, next.ID, fmt.Sprintf("published for %s and every IdP has fetched it", published.Round(time.Minute))}
+		case published >= p.PublishFor+p.MaxWait:
+			return Step{StepPromote, next.ID, fmt.Sprintf("published for %s: max_wait (%s) passed although some IdP has not fetched it", published.Round(time.Minute), p.MaxWait)}
+		}
+	}
+	for _, k := range keys {
+		if k.State == StateRetired && !now.Before(k.RetiredAt.Add(p.RetireAfter)) {
+			return Step{StepDeactivate, k.ID, fmt.Sprintf("retired for %s (retire_after)", p.RetireAfter)}
+		}
+	}
+	return Step{Kind: StepNone}
+}
+
+// Published returns the keys metadata must publish (and decryption must
+// accept) at now: the active key first, then the next key, then retired
+// keys still inside RetireAfter, newest retirement first.
+func Published(keys []Key, now time.Time, p Policy) []Key {
+	var out, retired []Key
+	if a := find(keys, StateActive); a != nil {
+		out = append(out, *a)
+	}
+	if n := find(keys, StateNext); n != nil {
+		out = append(out, *n)
+	}
+	for _, k := range keys {
+		if k.State == StateRetired && now.Before(k.RetiredAt.Add(p.RetireAfter)) {
+			retired = append(retired, k)
+		}
+	}
+	slices.SortFunc(retired, func(a, b Key) int { return b.RetiredAt.Compare(a.RetiredAt) })
+	return append(out, retired...)
+}
+
+func find(keys []Key, s State) *Key {
+	for i := range keys {
+		if keys[i].State == s {
+			return &keys[i]
+		}
+	}
+	return nil
+}
+
+// Threshold returns the tightest expiry threshold a certificate expiring at
+// notAfter has crossed at now (ok false: none yet), or expired when it has
+// expired.
+func Threshold(notAfter, now time.Time, thresholds []time.Duration) (crossed time.Duration, expired, ok bool) {
+	if !now.Before(notAfter) {
+		return 0, true, true
+	}
+	left := notAfter.Sub(now)
+	for _, t := range thresholds {
+		if left <= t && (!ok || t < crossed) {
+			crossed, ok = t, true
+		}
+	}
+	return crossed, false, ok
+}
+
+// AlertKey is the de-duplication key of an expiry alert: one per
+// certificate (by fingerprint) and threshold, so a renewed certificate
+// alerts afresh.
+func AlertKey(fingerprint string, crossed time.Duration, expired bool) string {
+	if expired {
+		return "expired:" + fingerprint
+	}
+	return "expiry:" + fingerprint + ":" + crossed.String()
+}
