@@ -30,6 +30,7 @@ func migrations() []migration {
 		{Migration{1, "certificate records, properties, audit log, change counter"}, migrateV1},
 		{Migration{2, "encryption keystore property: copy the signing keystore into it once"}, migrateV2},
 		{Migration{3, "check results"}, migrateV3},
+		{Migration{4, "alert ledger: each alert sent once across restarts and replicas"}, migrateV4},
 	}
 }
 
