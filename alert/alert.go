@@ -109,3 +109,12 @@ func (s logSink) Notify(ctx context.Context, a Alert) error {
 	s.log.LogAttrs(ctx, level, "alert: "+a.Summary, attrs...)
 	return nil
 }
+
+// LedgerFunc adapts a function, such as the store's ClaimAlert method, to a
+// Ledger: alert.LedgerFunc(st.ClaimAlert).
+type LedgerFunc func(ctx context.Context, key string, at time.Time) (first bool, err error)
+
+// Claim implements Ledger.
+func (f LedgerFunc) Claim(ctx context.Context, key string, at time.Time) (bool, error) {
+	return f(ctx, key, at)
+}
