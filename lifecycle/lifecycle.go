@@ -85,6 +85,7 @@ const (
 type Key struct {
 	ID          string
 	State       State
+	NotBefore   time.Time // of its certificate (informational: the decisions use NotAfter)
 	NotAfter    time.Time // of its certificate
 	PublishedAt time.Time // when it entered StateNext
 	PromotedAt  time.Time // when it became active
@@ -173,10 +174,10 @@ func find(keys []Key, s State) *Key {
 	return nil
 }
 
-// Threshold returns the tightest expiry threshold a certificate expiring at
+// Thresholds returns the tightest expiry threshold a certificate expiring at
 // notAfter has crossed at now (ok false: none yet), or expired when it has
 // expired.
-func Threshold(notAfter, now time.Time, thresholds []time.Duration) (crossed time.Duration, expired, ok bool) {
+func Thresholds(notAfter, now time.Time, thresholds []time.Duration) (crossed time.Duration, expired, ok bool) {
 	if !now.Before(notAfter) {
 		return 0, true, true
 	}

@@ -88,7 +88,7 @@ func TestThreshold(t *testing.T) {
 		{0, 0, true, true},
 		{-day, 0, true, true},
 	} {
-		crossed, expired, ok := Threshold(notAfter, notAfter.Add(-tc.before), th)
+		crossed, expired, ok := Thresholds(notAfter, notAfter.Add(-tc.before), th)
 		if crossed != tc.crossed || expired != tc.expired || ok != tc.ok {
 			t.Errorf("%s before expiry: Threshold = %s %v %v, want %s %v %v", tc.before, crossed, expired, ok, tc.crossed, tc.expired, tc.ok)
 		}
@@ -190,7 +190,7 @@ func TestTwoYears(t *testing.T) {
 			if k.State == StateInactive {
 				continue
 			}
-			if crossed, expired, ok := Threshold(k.NotAfter, now, thresholds); ok {
+			if crossed, expired, ok := Thresholds(k.NotAfter, now, thresholds); ok {
 				if key := AlertKey(k.ID, crossed, expired); current[k.ID] != key {
 					current[k.ID] = key
 					entered[key]++
