@@ -1,17 +1,24 @@
 package alert
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"samlkeyd/secret"
 )
 
 // recorder is a Notifier that records what it receives.
@@ -224,5 +231,75 @@ func TestDispatcherSurvivesPanickingSink(t *testing.T) {
 	}
 	if len(rec.keys()) != 2 {
 		t.Errorf("rec got %q", rec.keys())
+	}
+}
+
+func TestDispatcherConcurrentSendsOfOneKey(t *testing.T) {
+	ledger := &MemoryLedger{}
+	rec := newRecorder()
+	ds := []*Dispatcher{
+		NewDispatcher(DispatcherOptions{Sinks: []Sink{{"rec", rec}}, Ledger: ledger}),
+		NewDispatcher(DispatcherOptions{Sinks: []Sink{{"rec", rec}}, Ledger: ledger}),
+	}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			if err := ds[i%2].Send(context.Background(), testAlert("expiry:same:72h0m0s")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, d := range ds {
+		d.Close(context.Background())
+	}
+	if got := rec.keys(); len(got) != 1 {
+		t.Errorf("40 concurrent sends of one key delivered %d times", len(got))
+	}
+}
+
+func TestLogSink(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	for _, tc := range []struct {
+		severity, level string
+	}{{SeverityInfo, "INFO"}, {SeverityWarning, "WARN"}, {SeverityCritical, "ERROR"}} {
+		t.Run(tc.severity, func(t *testing.T) {
+			buf.Reset()
+			a := testAlert("k")
+			a.Severity = tc.severity
+			if err := NewLogSink(log).Notify(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+			var rec map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range map[string]any{"level": tc.level, "msg": "alert: " + a.Summary, "kind": "expiry", "key": "k",
+				"detail": a.Detail, "subject.record": "sp-signing", "subject.sha256": "ab12"} {
+				if rec[k] != want {
+					t.Errorf("%s = %v, want %v", k, rec[k], want)
+				}
+			}
+		})
+	}
+}
+
+func TestWebhookErrorsHideCredentials(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
+	defer srv.Close()
+	u := strings.Replace(srv.URL, "http://", "http://user:urlpass@", 1)
+	w, err := NewWebhook(WebhookOptions{URL: u, Secret: secret.FromString("hmackey"), Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Notify(context.Background(), testAlert("k"))
+	if err == nil {
+		t.Fatal("Notify succeeded against a 500")
+	}
+	for _, s := range []string{"urlpass", "hmackey"} {
+		if strings.Contains(err.Error(), s) || strings.Contains(fmt.Sprintf("%+v %#v", w, w), s) {
+			t.Errorf("error or %%+v of the webhook reveals %q: %v", s, err)
+		}
 	}
 }

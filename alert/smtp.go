@@ -171,3 +171,9 @@ func (s *SMTP) message(a Alert) []byte {
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
 }
+
+// String names the sink by its server address; it never shows the password.
+func (s *SMTP) String() string { return "smtp " + s.o.Addr }
+
+// GoString is String, for %#v.
+func (s *SMTP) GoString() string { return s.String() }

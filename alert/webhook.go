@@ -198,3 +198,10 @@ func (w *Webhook) post(ctx context.Context, body []byte) (retry bool, err error)
 		return false, fmt.Errorf("status %s (not retried: check the URL and the receiver's signature secret)", resp.Status)
 	}
 }
+
+// String names the webhook by its URL with any password redacted, so that
+// printing a Webhook never shows credentials.
+func (w *Webhook) String() string { return "webhook " + w.url }
+
+// GoString is String, for %#v.
+func (w *Webhook) GoString() string { return w.String() }
