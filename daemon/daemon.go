@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"samlkeyd/alert"
 	"samlkeyd/config"
 	"samlkeyd/metadata"
 	"samlkeyd/mtls"
@@ -52,6 +53,7 @@ type Daemon struct {
 
 	metadataHandler *metadata.Handler
 	checks          *mtls.Scheduler
+	alerts          *alert.Dispatcher
 
 	replay  sp.ReplayCache    // assertion IDs seen, kept across snapshots
 	idpMeta *idpMetadataStore // IdP metadata fetched from metadata_url
@@ -81,20 +83,27 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		replay: sp.NewMemoryReplayCache(100_000), idpMeta: newIdPMetadataStore()}
 	d.metrics = newMetrics(o.Registry, d)
 	d.metadataHandler = metadata.NewHandler(d, o.Logger)
-	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
-		Logger:   o.Logger.With("component", "mtls"),
-		Locker:   o.Store,
-		Recorder: mtls.StoreRecorder{Store: o.Store},
-		Metrics:  mtls.NewMetrics(o.Registry),
-		Jitter:   2 * time.Second,
-		Now:      o.Now,
-		Rand:     o.Rand,
-	})
-	snap, err := d.build(ctx, o.Config)
+	alerts, err := newAlerts(o.Config.Alerts, o.Store, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.swap(snap); err != nil {
+	d.alerts = alerts
+	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
+		Logger:       o.Logger.With("component", "mtls"),
+		Locker:       o.Store,
+		Recorder:     mtls.StoreRecorder{Store: o.Store},
+		Metrics:      mtls.NewMetrics(o.Registry),
+		Jitter:       2 * time.Second,
+		Now:          o.Now,
+		Rand:         o.Rand,
+		OnTransition: d.alertCheckTransition,
+	})
+	snap, err := d.build(ctx, o.Config)
+	if err == nil {
+		err = d.swap(snap)
+	}
+	if err != nil {
+		d.alerts.Close(ctx)
 		return nil, err
 	}
 	return d, nil
@@ -161,6 +170,7 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 	}
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
+		d.alertSnapshotFailed(ctx, trigger, err)
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
 	d.cfg = cfg
@@ -185,9 +195,15 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	defer stopLoops()
 
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); d.reloadLoop(loopCtx) }()
 	go func() { defer wg.Done(); d.idpMetadataLoop(loopCtx) }()
+	go func() { defer wg.Done(); d.expiryLoop(loopCtx) }()
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.alerts.Close(closeCtx)
+	}()
 	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.watchConfig(loopCtx) }()
@@ -227,6 +243,20 @@ func (d *Daemon) reloadLoop(ctx context.Context) {
 			d.reloadConfig(ctx, "sighup")
 		case <-poll.C:
 			d.pollOnce(ctx)
+		}
+	}
+}
+
+// expiryLoop scans for expiring certificates now and every hour.
+func (d *Daemon) expiryLoop(ctx context.Context) {
+	t := time.NewTicker(expiryScanEvery)
+	defer t.Stop()
+	for {
+		d.scanExpiry(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -25,6 +25,7 @@ type Store interface {
 	ChangeCounter(ctx context.Context) (int64, error)
 	mtls.CheckResultStore
 	mtls.Locker
+	ClaimAlert(ctx context.Context, key string, at time.Time) (first bool, err error)
 }
 
 var _ Store = (*store.Store)(nil)

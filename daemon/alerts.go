@@ -1,0 +1,160 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"samlkeyd/alert"
+	"samlkeyd/config"
+	"samlkeyd/lifecycle"
+	"samlkeyd/mtls"
+	"samlkeyd/secret"
+)
+
+// expiryScanEvery is how often the daemon looks for certificates crossing
+// an expiry threshold.
+const expiryScanEvery = time.Hour
+
+// newAlerts builds the alert dispatcher from the config's sinks: the log
+// always, the webhook and SMTP when configured. Sinks are read at start; a
+// change to them needs a restart.
+func newAlerts(cfg config.Alerts, st Store, o Options) (*alert.Dispatcher, error) {
+	sinks := []alert.Sink{{Name: "log", Notifier: alert.NewLogSink(o.Logger)}}
+	if w := cfg.Webhook; w != nil {
+		key, err := readSecretFile("alerts.webhook.hmac_secret_file", w.HMACSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		hook, err := alert.NewWebhook(alert.WebhookOptions{URL: w.URL, Secret: key, Timeout: w.Timeout, Now: o.Now})
+		if err != nil {
+			return nil, fmt.Errorf("alerts.webhook: %w", err)
+		}
+		sinks = append(sinks, alert.Sink{Name: "webhook", Notifier: hook})
+	}
+	if m := cfg.SMTP; m != nil {
+		pw, err := readSecretFile("alerts.smtp.password_file", m.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		mail, err := alert.NewSMTP(alert.SMTPOptions{Addr: m.Addr, From: m.From, To: m.To, Username: m.Username, Password: pw, Now: o.Now})
+		if err != nil {
+			return nil, fmt.Errorf("alerts.smtp: %w", err)
+		}
+		sinks = append(sinks, alert.Sink{Name: "smtp", Notifier: mail})
+	}
+	return alert.NewDispatcher(alert.DispatcherOptions{
+		Sinks: sinks, Ledger: alert.LedgerFunc(st.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
+	}), nil
+}
+
+// readSecretFile reads a secret from a file (trailing newline trimmed); an
+// empty path is no secret.
+func readSecretFile(field, path string) (secret.Value, error) {
+	if path == "" {
+		return secret.Value{}, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("%s: %w", field, err)
+	}
+	defer clear(b)
+	return secret.New(bytes.TrimRight(b, "\r\n")), nil
+}
+
+// scanExpiry sends an alert for every certificate the daemon knows that has
+// crossed an expiry threshold (or expired): once per certificate and
+// threshold, across restarts and replicas (the store's ledger).
+func (d *Daemon) scanExpiry(ctx context.Context) {
+	defer d.recoverJob("expiry scan")
+	s := d.snap.Load()
+	if s == nil {
+		return
+	}
+	var last []*mtls.Result
+	for _, e := range d.checks.List() {
+		last = append(last, e.Last)
+	}
+	now := d.now()
+	for _, e := range s.Expiries(last, now, 0) {
+		crossed, expired, ok := lifecycle.Thresholds(e.NotAfter, now, s.Config.Alerts.Thresholds)
+		if !ok {
+			continue
+		}
+		id := e.Fingerprint
+		if id == "" { // an mTLS server's certificate: no DER kept
+			id = e.Source + ":" + e.Owner + ":" + e.Subject + ":" + e.NotAfter.UTC().Format(time.RFC3339)
+		}
+		a := alert.Alert{
+			Key:      lifecycle.AlertKey(id, crossed, expired),
+			Kind:     alert.KindExpiry,
+			Severity: alert.SeverityWarning,
+			Time:     now,
+			Subject: map[string]string{
+				"source": e.Source, "owner": e.Owner, "record_id": e.RecordID, "use": e.Use,
+				"subject": e.Subject, "sha256": e.Fingerprint, "not_after": e.NotAfter.UTC().Format(time.RFC3339),
+			},
+		}
+		switch {
+		case expired:
+			a.Severity = alert.SeverityCritical
+			a.Summary = fmt.Sprintf("%s certificate %s of %q expired on %s", e.Source, e.Subject, e.Owner, e.NotAfter.UTC().Format(time.DateOnly))
+		default:
+			if crossed <= 7*24*time.Hour {
+				a.Severity = alert.SeverityCritical
+			}
+			a.Subject["threshold"] = crossed.String()
+			a.Summary = fmt.Sprintf("%s certificate %s of %q expires on %s (in %d days)", e.Source, e.Subject, e.Owner,
+				e.NotAfter.UTC().Format(time.DateOnly), int(e.NotAfter.Sub(now).Hours()/24))
+		}
+		if err := d.alerts.Send(ctx, a); err != nil {
+			d.log.Warn("expiry alert not sent; the next scan retries", "key", a.Key, "err", err)
+		}
+	}
+}
+
+// alertCheckTransition turns an mTLS check going from success to failure,
+// or back, into an alert.
+func (d *Daemon) alertCheckTransition(prev, cur *mtls.Result) {
+	a := alert.Alert{
+		Key:     "check:" + cur.Check + ":" + cur.Start.UTC().Format(time.RFC3339Nano),
+		Time:    cur.Start,
+		Subject: map[string]string{"check": cur.Check, "stage": cur.Stage},
+	}
+	if cur.OK {
+		a.Kind, a.Severity = alert.KindCheckRecovered, alert.SeverityInfo
+		a.Summary = fmt.Sprintf("mTLS check %q passes again", cur.Check)
+	} else {
+		a.Kind, a.Severity = alert.KindCheckFailed, alert.SeverityCritical
+		a.Summary = fmt.Sprintf("mTLS check %q failed in the %s stage", cur.Check, cur.Stage)
+		a.Detail = cur.Summary()
+	}
+	d.log.Warn("mTLS check changed", "check", cur.Check, "ok", cur.OK, "stage", cur.Stage, "diagnosis", cur.Diagnosis)
+	if err := d.alerts.Send(context.Background(), a); err != nil {
+		d.log.Warn("check alert not sent", "check", cur.Check, "err", err)
+	}
+}
+
+// alertSnapshotFailed reports a rejected snapshot, at most once an hour per
+// trigger and error.
+func (d *Daemon) alertSnapshotFailed(ctx context.Context, trigger string, err error) {
+	sum := sha256.Sum256([]byte(err.Error()))
+	now := d.now()
+	a := alert.Alert{
+		Key:      "snapshot_failed:" + trigger + ":" + hex.EncodeToString(sum[:8]) + ":" + now.UTC().Format("2006010215"),
+		Kind:     alert.KindSnapshotFailed,
+		Severity: alert.SeverityCritical,
+		Summary:  "a configuration or store change was rejected; the previous keys keep serving",
+		Detail:   strings.TrimSpace(err.Error()),
+		Subject:  map[string]string{"trigger": trigger},
+		Time:     now,
+	}
+	if serr := d.alerts.Send(ctx, a); serr != nil {
+		d.log.Warn("snapshot alert not sent", "err", serr)
+	}
+}
