@@ -246,3 +246,28 @@ func TestNewSMTPErrors(t *testing.T) {
 		t.Errorf("valid options: %v", err)
 	}
 }
+
+func TestSMTPHangingServerReturnsOnCancel(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		c, err := l.Accept() // accept, never greet
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		cancel()
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	s, err := NewSMTP(SMTPOptions{Addr: l.Addr().String(), From: "a@example.org", To: []string{"b@example.org"}, Timeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Notify(ctx, testAlert("k")); err == nil {
+		t.Fatal("Notify against a silent server succeeded")
+	}
+}
