@@ -88,8 +88,14 @@ func (l *MemoryLedger) Claim(_ context.Context, key string, at time.Time) (bool,
 type logSink struct{ log *slog.Logger }
 
 // NewLogSink returns a Notifier that writes each alert to log, at warning
-// level (info for informational alerts, error for critical ones).
-func NewLogSink(log *slog.Logger) Notifier { return logSink{log} }
+// level (info for informational alerts, error for critical ones). A nil log
+// discards.
+func NewLogSink(log *slog.Logger) Notifier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return logSink{log}
+}
 
 func (s logSink) Notify(ctx context.Context, a Alert) error {
 	level := slog.LevelWarn
