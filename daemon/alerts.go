@@ -1,12 +1,10 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -14,57 +12,23 @@ import (
 	"samlkeyd/config"
 	"samlkeyd/lifecycle"
 	"samlkeyd/mtls"
-	"samlkeyd/secret"
 )
 
 // expiryScanEvery is how often the daemon looks for certificates crossing
 // an expiry threshold.
 const expiryScanEvery = time.Hour
 
-// newAlerts builds the alert dispatcher from the config's sinks: the log
-// always, the webhook and SMTP when configured. Sinks are read at start; a
-// change to them needs a restart.
+// newAlerts builds the alert dispatcher from the config's sinks (the log
+// always, the webhook and SMTP when configured), de-duplicated through the
+// store's ledger. Sinks are read at start; a change to them needs a restart.
 func newAlerts(cfg config.Alerts, st Store, o Options) (*alert.Dispatcher, error) {
-	sinks := []alert.Sink{{Name: "log", Notifier: alert.NewLogSink(o.Logger)}}
-	if w := cfg.Webhook; w != nil {
-		key, err := readSecretFile("alerts.webhook.hmac_secret_file", w.HMACSecretFile)
-		if err != nil {
-			return nil, err
-		}
-		hook, err := alert.NewWebhook(alert.WebhookOptions{URL: w.URL, Secret: key, Timeout: w.Timeout, Now: o.Now})
-		if err != nil {
-			return nil, fmt.Errorf("alerts.webhook: %w", err)
-		}
-		sinks = append(sinks, alert.Sink{Name: "webhook", Notifier: hook})
-	}
-	if m := cfg.SMTP; m != nil {
-		pw, err := readSecretFile("alerts.smtp.password_file", m.PasswordFile)
-		if err != nil {
-			return nil, err
-		}
-		mail, err := alert.NewSMTP(alert.SMTPOptions{Addr: m.Addr, From: m.From, To: m.To, Username: m.Username, Password: pw, Now: o.Now})
-		if err != nil {
-			return nil, fmt.Errorf("alerts.smtp: %w", err)
-		}
-		sinks = append(sinks, alert.Sink{Name: "smtp", Notifier: mail})
+	sinks, err := alert.SinksFrom(&cfg, o.Logger, nil)
+	if err != nil {
+		return nil, err
 	}
 	return alert.NewDispatcher(alert.DispatcherOptions{
 		Sinks: sinks, Ledger: alert.LedgerFunc(st.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
 	}), nil
-}
-
-// readSecretFile reads a secret from a file (trailing newline trimmed); an
-// empty path is no secret.
-func readSecretFile(field, path string) (secret.Value, error) {
-	if path == "" {
-		return secret.Value{}, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return secret.Value{}, fmt.Errorf("%s: %w", field, err)
-	}
-	defer clear(b)
-	return secret.New(bytes.TrimRight(b, "\r\n")), nil
 }
 
 // scanExpiry sends an alert for every certificate the daemon knows that has
