@@ -64,19 +64,16 @@ func (a *app) certAddCmd() *cobra.Command {
 			return err
 		}
 		defer kp.Zero()
-		s, err := a.openStore(cmd.Context())
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		r, err := s.AddRecord(cmd.Context(), actor(), store.NewRecord{
-			ID: id, Name: name, Type: t, Inactive: inactive, Data: data, Alias: alias, StorePassword: sp, KeyPassword: kp,
+		return a.withStore(cmd.Context(), func(s *store.Store) error {
+			r, err := s.AddRecord(cmd.Context(), actor(), store.NewRecord{
+				ID: id, Name: name, Type: t, Inactive: inactive, Data: data, Alias: alias, StorePassword: sp, KeyPassword: kp,
+			})
+			if err != nil {
+				return fmt.Errorf("%w (file %q)", err, file)
+			}
+			fmt.Fprintln(a.stdout, r.ID)
+			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("%w (file %q)", err, file)
-		}
-		fmt.Fprintln(a.stdout, r.ID)
-		return nil
 	}
 	return cmd
 }
@@ -88,27 +85,24 @@ func (a *app) certListCmd() *cobra.Command {
 		Short: "List certificate records",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			recs, err := s.Records(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if recs == nil {
-					recs = []*store.Record{}
+			return a.withStore(cmd.Context(), func(s *store.Store) error {
+				recs, err := s.Records(cmd.Context())
+				if err != nil {
+					return err
 				}
-				return writeJSON(a.stdout, recs)
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tTYPE\tACTIVE\tNOT AFTER")
-			for _, r := range recs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", r.ID, r.Name, r.Type, r.Active, r.NotAfter.Format(time.RFC3339))
-			}
-			return w.Flush()
+				if asJSON {
+					if recs == nil {
+						recs = []*store.Record{}
+					}
+					return writeJSON(a.stdout, recs)
+				}
+				w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tNAME\tTYPE\tACTIVE\tNOT AFTER")
+				for _, r := range recs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", r.ID, r.Name, r.Type, r.Active, r.NotAfter.Format(time.RFC3339))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of records")
@@ -122,28 +116,25 @@ func (a *app) certShowCmd() *cobra.Command {
 		Short: "Show one certificate record (never its passwords)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			r, err := s.Record(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(a.stdout, r)
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
-			for _, kv := range [][2]string{
-				{"id", r.ID}, {"name", r.Name}, {"type", string(r.Type)}, {"format", string(r.Format)},
-				{"active", fmt.Sprint(r.Active)}, {"alias", r.Alias}, {"not_after", r.NotAfter.Format(time.RFC3339)},
-				{"fingerprint_sha256", r.FingerprintSHA256}, {"created", r.Created.Format(time.RFC3339)},
-				{"updated", r.Updated.Format(time.RFC3339)}, {"size", fmt.Sprint(len(r.Data))},
-			} {
-				fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
-			}
-			return w.Flush()
+			return a.withStore(cmd.Context(), func(s *store.Store) error {
+				r, err := s.Record(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(a.stdout, r)
+				}
+				w := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
+				for _, kv := range [][2]string{
+					{"id", r.ID}, {"name", r.Name}, {"type", string(r.Type)}, {"format", string(r.Format)},
+					{"active", fmt.Sprint(r.Active)}, {"alias", r.Alias}, {"not_after", r.NotAfter.Format(time.RFC3339)},
+					{"fingerprint_sha256", r.FingerprintSHA256}, {"created", r.Created.Format(time.RFC3339)},
+					{"updated", r.Updated.Format(time.RFC3339)}, {"size", fmt.Sprint(len(r.Data))},
+				} {
+					fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the record as a JSON object")
@@ -159,30 +150,27 @@ func (a *app) certValidateCmd() *cobra.Command {
 			"exits 2 listing the problems when it is not valid.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			v, err := s.ValidateRecord(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			for _, w := range v.Report.Warnings {
-				fmt.Fprintln(a.stdout, "warning:", w)
-			}
-			if !v.Report.Valid() {
-				for _, p := range v.Report.Problems {
-					fmt.Fprintln(a.stdout, "problem:", p)
+			return a.withStore(cmd.Context(), func(s *store.Store) error {
+				v, err := s.ValidateRecord(cmd.Context(), args[0])
+				if err != nil {
+					return err
 				}
-				return &exitError{code: 2, err: fmt.Errorf("record %s (%q) is not valid: %d problem(s)", v.Record.ID, v.Record.Name, len(v.Report.Problems))}
-			}
-			if v.Record.Type.IsKeystore() {
-				fmt.Fprintln(a.stdout, "Valid key_store")
-			} else {
-				fmt.Fprintln(a.stdout, "Valid certificate")
-			}
-			return nil
+				for _, w := range v.Report.Warnings {
+					fmt.Fprintln(a.stdout, "warning:", w)
+				}
+				if !v.Report.Valid() {
+					for _, p := range v.Report.Problems {
+						fmt.Fprintln(a.stdout, "problem:", p)
+					}
+					return &exitError{code: 2, err: fmt.Errorf("record %s (%q) is not valid: %d problem(s)", v.Record.ID, v.Record.Name, len(v.Report.Problems))}
+				}
+				if v.Record.Type.IsKeystore() {
+					fmt.Fprintln(a.stdout, "Valid key_store")
+				} else {
+					fmt.Fprintln(a.stdout, "Valid certificate")
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -197,16 +185,13 @@ func (a *app) certActiveCmd(active bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.SetActive(cmd.Context(), actor(), args[0], active); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "record %s %s\n", args[0], done)
-			return nil
+			return a.withStore(cmd.Context(), func(s *store.Store) error {
+				if err := s.SetActive(cmd.Context(), actor(), args[0], active); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "record %s %s\n", args[0], done)
+				return nil
+			})
 		},
 	}
 }
@@ -217,16 +202,13 @@ func (a *app) certDeleteCmd() *cobra.Command {
 		Short: "Delete a record (refused while a property points to it)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.DeleteRecord(cmd.Context(), actor(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "record %s deleted\n", args[0])
-			return nil
+			return a.withStore(cmd.Context(), func(s *store.Store) error {
+				if err := s.DeleteRecord(cmd.Context(), actor(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "record %s deleted\n", args[0])
+				return nil
+			})
 		},
 	}
 }
@@ -238,20 +220,17 @@ func (a *app) certExportCmd() *cobra.Command {
 		Short: "Write a record's file (as added: the keystore or certificate bytes) to stdout or a 0600 file",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			r, err := s.Record(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if out == "" {
-				_, err = a.stdout.Write(r.Data)
-				return err
-			}
-			return keys.WriteFile(out, r.Data)
+			return a.withStore(cmd.Context(), func(s *store.Store) error {
+				r, err := s.Record(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if out == "" {
+					_, err = a.stdout.Write(r.Data)
+					return err
+				}
+				return keys.WriteFile(out, r.Data)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (0600, atomically) instead of stdout")

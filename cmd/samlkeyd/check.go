@@ -149,29 +149,26 @@ func (a *app) checkHistoryCmd() *cobra.Command {
 		Short: "Show the recorded results of a check, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			results, err := mtls.StoreRecorder{Store: st}.History(cmd.Context(), args[0], n)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return json.NewEncoder(a.stdout).Encode(results)
-			}
-			if len(results) == 0 {
-				_, err := fmt.Fprintf(a.stdout, "no results recorded for check %q\n", args[0])
-				return err
-			}
-			for _, r := range results {
-				fmt.Fprintf(a.stdout, "%s  ", r.Start.UTC().Format(time.RFC3339))
-				if err := a.printResult(r, false); err != nil {
+			return a.withStore(cmd.Context(), func(st *store.Store) error {
+				results, err := mtls.StoreRecorder{Store: st}.History(cmd.Context(), args[0], n)
+				if err != nil {
 					return err
 				}
-			}
-			return nil
+				if asJSON {
+					return json.NewEncoder(a.stdout).Encode(results)
+				}
+				if len(results) == 0 {
+					_, err := fmt.Fprintf(a.stdout, "no results recorded for check %q\n", args[0])
+					return err
+				}
+				for _, r := range results {
+					fmt.Fprintf(a.stdout, "%s  ", r.Start.UTC().Format(time.RFC3339))
+					if err := a.printResult(r, false); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&n, "n", "n", 20, "how many results (0: all kept)")

@@ -58,3 +58,13 @@ func actor() string {
 	}
 	return "cli"
 }
+
+// withStore opens the store, runs fn with it, and closes it.
+func (a *app) withStore(ctx context.Context, fn func(*store.Store) error) error {
+	s, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(s)
+}
