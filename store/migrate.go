@@ -31,6 +31,7 @@ func migrations() []migration {
 		{Migration{2, "encryption keystore property: copy the signing keystore into it once"}, migrateV2},
 		{Migration{3, "check results"}, migrateV3},
 		{Migration{4, "alert ledger: each alert sent once across restarts and replicas"}, migrateV4},
+		{Migration{5, "key rotation states"}, migrateV5},
 	}
 }
 

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"samlkeyd/secret"
+)
+
+// Audit actions of key rotation.
+const (
+	ActionRotationPublish    = "rotation.publish"    // object: record id; after: use
+	ActionRotationPromote    = "rotation.promote"    // object: the use's property; before/after: record ids
+	ActionRotationDeactivate = "rotation.deactivate" // object: record id
+)
+
+// Rotation states, as package lifecycle names them.
+const (
+	RotationNext     = "next"
+	RotationActive   = "active"
+	RotationRetired  = "retired"
+	RotationInactive = "inactive"
+)
+
+// Rotation is where a certificate record stands in the key rollover of one
+// use (signing or encryption).
+type Rotation struct {
+	RecordID    string    `json:"record_id"`
+	Use         string    `json:"use"`
+	State       string    `json:"state"`
+	PublishedAt time.Time `json:"published_at"`
+	PromotedAt  time.Time `json:"promoted_at,omitzero"`
+	RetiredAt   time.Time `json:"retired_at,omitzero"`
+}
+
+func migrateV5(ctx context.Context, tx *sql.Tx, d dialect, _ time.Time) error {
+	_, err := tx.ExecContext(ctx, d.sql(`CREATE TABLE rotations (
+		record_id    TEXT PRIMARY KEY,
+		use_name     TEXT NOT NULL,
+		state        TEXT NOT NULL,
+		published_at TEXT NOT NULL,
+		promoted_at  TEXT NOT NULL,
+		retired_at   TEXT NOT NULL
+	)`))
+	return err
+}
+
+// UseProperty returns the keystore property of a use: signing or encryption.
+func UseProperty(use string) (string, error) {
+	switch use {
+	case "signing":
+		return PropSigningKeystore, nil
+	case "encryption":
+		return PropEncryptionKeystore, nil
+	}
+	return "", fmt.Errorf("use %q: want signing or encryption: %w", use, ErrInvalid)
+}
+
+// Rotations returns the rollover states of a use's records, oldest first.
+func (s *Store) Rotations(ctx context.Context, use string) ([]Rotation, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT record_id, use_name, state, published_at, promoted_at, retired_at
+		FROM rotations WHERE use_name = $1 ORDER BY published_at, record_id`, use)
+	if err != nil {
+		return nil, fmt.Errorf("read rotations: %w", err)
+	}
+	defer rows.Close()
+	var out []Rotation
+	for rows.Next() {
+		var r Rotation
+		var pub, pro, ret string
+		if err := rows.Scan(&r.RecordID, &r.Use, &r.State, &pub, &pro, &ret); err != nil {
+			return nil, fmt.Errorf("read rotations: %w", err)
+		}
+		for _, f := range []struct {
+			s string
+			t *time.Time
+		}{{pub, &r.PublishedAt}, {pro, &r.PromotedAt}, {ret, &r.RetiredAt}} {
+			if *f.t, err = parseTime(f.s); err != nil {
+				return nil, fmt.Errorf("read rotations: %w", err)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PublishNext stores a newly generated keystore as the next key of use, in
+// one transaction with its rotation state. A use has at most one next key.
+func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord) (*Record, error) {
+	if _, err := UseProperty(use); err != nil {
+		return nil, err
+	}
+	if r.ID == "" {
+		id, err := newID(s.rand)
+		if err != nil {
+			return nil, err
+		}
+		r.ID = id
+	}
+	f, err := inspect(r.Type, r.Data, r.Alias, r.StorePassword, r.KeyPassword)
+	if err != nil {
+		return nil, fmt.Errorf("publish next %s key %q: %w: %w", use, r.Name, ErrInvalid, err)
+	}
+	now := s.now().UTC()
+	rec := &Record{ID: r.ID, Name: r.Name, Type: r.Type, Format: f.format, Active: true, Alias: f.alias,
+		NotAfter: f.notAfter, FingerprintSHA256: f.fingerprint, Created: now, Updated: now,
+		Data: append([]byte(nil), r.Data...), StorePassword: secret.New(r.StorePassword.Reveal()), KeyPassword: secret.New(r.KeyPassword.Reveal())}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM rotations WHERE use_name = $1 AND state = $2`, use, RotationNext).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("a next %s key is already published: %w", use, ErrExists)
+		}
+		ok, err := s.insertRecord(ctx, tx, rec)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("id %s or name %q: %w", rec.ID, rec.Name, ErrExists)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO rotations (record_id, use_name, state, published_at, promoted_at, retired_at)
+			VALUES ($1, $2, $3, $4, '', '')`, rec.ID, use, RotationNext, fmtTime(now)); err != nil {
+			return err
+		}
+		if err := writeAudit(ctx, tx, now, actor, ActionRotationPublish, rec.ID, "", use); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publish next %s key %q: %w", use, r.Name, err)
+	}
+	return rec, nil
+}
+
+// Promote makes the next key of use (record id) the active one: in one
+// transaction the use's property points at it and the key it replaces is
+// retired (still published and decrypting for the policy's retire_after).
+func (s *Store) Promote(ctx context.Context, actor, use, id string) error {
+	prop, err := UseProperty(use)
+	if err != nil {
+		return err
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM rotations WHERE record_id = $1 AND use_name = $2`+s.d.forUpdate, id, use).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && state != RotationNext) {
+			return fmt.Errorf("record %s is not the next %s key: %w", id, use, ErrInvalid)
+		}
+		if err != nil {
+			return err
+		}
+		var old string
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM properties WHERE name = $1`+s.d.forUpdate, prop).Scan(&old); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		now := fmtTime(s.now())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO properties (name, value, updated) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated = excluded.updated`, prop, id, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE rotations SET state = $1, promoted_at = $2 WHERE record_id = $3`, RotationActive, now, id); err != nil {
+			return err
+		}
+		if old != "" && old != id {
+			// The replaced key may never have been rotated (a base keystore):
+			// it gets its rotation row now.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO rotations (record_id, use_name, state, published_at, promoted_at, retired_at)
+				VALUES ($1, $2, $3, '', '', $4)
+				ON CONFLICT (record_id) DO UPDATE SET state = excluded.state, retired_at = excluded.retired_at`,
+				old, use, RotationRetired, now); err != nil {
+				return err
+			}
+		}
+		if err := writeAudit(ctx, tx, s.now(), actor, ActionRotationPromote, prop, old, id); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("promote %s key %s: %w", use, id, err)
+	}
+	return nil
+}
+
+// Deactivate ends a retired key's grace period: its rotation state becomes
+// inactive and its record inactive, in one transaction.
+func (s *Store) Deactivate(ctx context.Context, actor, id string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		err := tx.QueryRowContext(ctx, `SELECT state FROM rotations WHERE record_id = $1`+s.d.forUpdate, id).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && state != RotationRetired) {
+			return fmt.Errorf("record %s is not a retired key: %w", id, ErrInvalid)
+		}
+		if err != nil {
+			return err
+		}
+		if props, err := propertiesPointingAt(ctx, tx, id); err != nil {
+			return err
+		} else if len(props) > 0 {
+			return fmt.Errorf("record %s is still selected by %s: %w", id, strings.Join(props, ", "), ErrInUse)
+		}
+		now := s.now()
+		if _, err := tx.ExecContext(ctx, `UPDATE rotations SET state = $1 WHERE record_id = $2`, RotationInactive, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE records SET active = $1, updated = $2 WHERE id = $3`, false, fmtTime(now), id); err != nil {
+			return err
+		}
+		if err := writeAudit(ctx, tx, now, actor, ActionRotationDeactivate, id, RotationRetired, RotationInactive); err != nil {
+			return err
+		}
+		return bump(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("deactivate key %s: %w", id, err)
+	}
+	return nil
+}
