@@ -195,6 +195,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	defer stopLoops()
 
+	rot := d.rotationSchedule(loopCtx)
+	defer func() { <-rot.Stop().Done() }()
 	wg.Add(3)
 	go func() { defer wg.Done(); d.reloadLoop(loopCtx) }()
 	go func() { defer wg.Done(); d.idpMetadataLoop(loopCtx) }()

@@ -26,6 +26,7 @@ type Store interface {
 	mtls.CheckResultStore
 	mtls.Locker
 	ClaimAlert(ctx context.Context, key string, at time.Time) (first bool, err error)
+	Rotations(ctx context.Context, use string) ([]store.Rotation, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -125,6 +126,14 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		}
 		*p.list = append(*p.list, cred)
 		uses[rec.ID] = joinUse(uses[rec.ID], string(p.use))
+		rolled, err := rotatedCredentials(ctx, cfg, st, byID, p.use, rec.ID, now())
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range rolled {
+			*p.list = append(*p.list, c)
+			uses[c.RecordID] = joinUse(uses[c.RecordID], string(p.use)+"-"+string(c.Role))
+		}
 	}
 
 	svc, err := sp.New(sp.Settings{
@@ -206,6 +215,48 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		}
 	}
 	return snap, nil
+}
+
+// rotatedCredentials returns a use's next key (published, not yet used) and
+// its retired keys still inside retire_after, next first, then the most
+// recently retired.
+func rotatedCredentials(ctx context.Context, cfg *config.Config, st Store, byID map[string]*store.Record, use keys.Use, currentID string, now time.Time) ([]*keys.Credential, error) {
+	rots, err := st.Rotations(ctx, string(use))
+	if err != nil {
+		return nil, fmt.Errorf("read %s rotation: %w", use, err)
+	}
+	var retireAfter time.Duration
+	if pc := policyFor(cfg, use); pc != nil {
+		retireAfter = pc.RetireAfter
+	}
+	var next, previous []*keys.Credential
+	for i := len(rots) - 1; i >= 0; i-- {
+		r := rots[i]
+		rec, ok := byID[r.RecordID]
+		if !ok || r.RecordID == currentID || !rec.Active {
+			continue
+		}
+		var role keys.Role
+		switch {
+		case r.State == store.RotationNext:
+			role = keys.RoleNext
+		case r.State == store.RotationRetired && now.Before(r.RetiredAt.Add(retireAfter)):
+			role = keys.RolePrevious
+		default:
+			continue
+		}
+		c, err := credential(rec, use)
+		if err != nil {
+			return nil, fmt.Errorf("%s key %s: %w", role, r.RecordID, err)
+		}
+		c.Role = role
+		if role == keys.RoleNext {
+			next = append(next, c)
+		} else {
+			previous = append(previous, c)
+		}
+	}
+	return append(next, previous...), nil
 }
 
 func joinUse(have, add string) string {
