@@ -64,6 +64,7 @@ func (a *app) root() *cobra.Command {
 		a.responseCmd(),
 		a.checkCmd(),
 		a.expiryCmd(),
+		a.rotateCmd(),
 	)
 	return root
 }
