@@ -164,3 +164,12 @@ func TestRotationAPINow(t *testing.T) {
 		t.Fatalf("rotating an unconfigured use: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestRotationPolicyCheckedAtBuild(t *testing.T) {
+	st := openStore(t)
+	cfg := testConfig()
+	cfg.Rotation.Signing = &config.RotationPolicy{RotateBefore: 10 * day, PublishFor: 7 * day, RetireAfter: day, Schedule: "@daily"}
+	if _, err := Build(context.Background(), cfg, st, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "rotation.signing") {
+		t.Fatalf("a policy whose publish_for+max_wait reaches rotate_before built: %v", err)
+	}
+}

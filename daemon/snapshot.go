@@ -11,6 +11,7 @@ import (
 
 	"samlkeyd/config"
 	"samlkeyd/keys"
+	"samlkeyd/lifecycle"
 	"samlkeyd/metadata"
 	"samlkeyd/mtls"
 	"samlkeyd/sp"
@@ -99,6 +100,13 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	}
 	idx := newRecordIndex(records)
 
+	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
+		if pc := policyFor(cfg, use); pc != nil {
+			if _, err := lifecycle.PolicyFrom(pc); err != nil {
+				return nil, fmt.Errorf("rotation.%s: %w", use, err)
+			}
+		}
+	}
 	ks := &keys.KeySet{}
 	uses := map[string]string{}
 	for _, p := range []struct {
