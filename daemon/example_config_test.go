@@ -1,0 +1,23 @@
+package daemon
+
+import (
+	"testing"
+
+	"samlkeyd/config"
+	"samlkeyd/keys"
+	"samlkeyd/lifecycle"
+)
+
+// TestExampleRotationPolicies: the documented example's rotation policies
+// are ones a snapshot accepts.
+func TestExampleRotationPolicies(t *testing.T) {
+	cfg, err := config.Load(config.LoadOptions{File: "../examples/samlkeyd.yaml", Env: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
+		if _, err := lifecycle.PolicyFrom(policyFor(cfg, use)); err != nil {
+			t.Errorf("examples/samlkeyd.yaml rotation.%s: %v", use, err)
+		}
+	}
+}
