@@ -45,6 +45,16 @@ func (d *Daemon) scanExpiry(ctx context.Context) {
 		last = append(last, e.Last)
 	}
 	now := d.now()
+	if err := selfTest(s.Keys); err != nil {
+		a := alert.Alert{
+			Key: "selftest_failed:" + now.UTC().Format("2006010215"), Kind: alert.KindSelftestFailed,
+			Severity: alert.SeverityCritical, Summary: "the serving keys do not match what metadata publishes",
+			Detail: err.Error(), Time: now,
+		}
+		if err := d.alerts.Send(ctx, a); err != nil {
+			d.log.Warn("self-test alert not sent", "err", err)
+		}
+	}
 	for _, e := range s.Expiries(last, now, 0) {
 		crossed, expired, ok := lifecycle.Thresholds(e.NotAfter, now, s.Config.Alerts.Thresholds)
 		if !ok {

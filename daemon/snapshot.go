@@ -144,6 +144,9 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		}
 	}
 
+	if err := selfTest(ks); err != nil {
+		return nil, err
+	}
 	svc, err := sp.New(sp.Settings{
 		EntityID:     cfg.SP.EntityID,
 		ACS:          cfg.SP.ACS,
