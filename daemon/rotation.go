@@ -217,17 +217,22 @@ func generateKeystore(cfg *config.Config, use keys.Use, p lifecycle.Policy, now 
 	if err != nil {
 		return store.NewRecord{}, err
 	}
-	raw := make([]byte, 24)
+	raw := make([]byte, 24+16)
 	if _, err := rand.Read(raw); err != nil {
 		return store.NewRecord{}, err
 	}
-	pw := secret.FromString(base64.RawURLEncoding.EncodeToString(raw))
+	pw := secret.FromString(base64.RawURLEncoding.EncodeToString(raw[:24]))
+	clear(raw[:24])
+	id := hex.EncodeToString(raw[24:])
 	data, err := (&keys.Keystore{Format: keys.FormatPKCS12, Entries: []*keys.Entry{e}}).Marshal(pw, pw)
 	if err != nil {
 		return store.NewRecord{}, err
 	}
+	// Record names are unique: the id's first digits tell apart keys made
+	// in the same second.
 	return store.NewRecord{
-		Name: fmt.Sprintf("samlkeyd %s key %s", use, now.UTC().Format("2006-01-02T15:04:05Z")),
+		ID:   id,
+		Name: fmt.Sprintf("samlkeyd %s key %s %s", use, now.UTC().Format("2006-01-02T15:04:05Z"), id[:8]),
 		Type: store.TypePKCS12, Data: data, Alias: "saml2sp", StorePassword: pw, KeyPassword: pw,
 	}, nil
 }
