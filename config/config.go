@@ -96,6 +96,12 @@ type IdP struct {
 	// metadata is accepted.
 	MetadataSigningCert string `mapstructure:"metadata_signing_cert" yaml:"metadata_signing_cert,omitempty"`
 	AllowHTTP           bool   `mapstructure:"allow_http" yaml:"allow_http,omitempty"` // tests only: accept http: endpoints
+	// MetadataFetchers and MetadataUserAgent recognise this IdP's fetches
+	// of the SP metadata (by source address or network, or by a substring
+	// of the User-Agent), so a key rollover can wait until it has seen the
+	// next key.
+	MetadataFetchers  []string `mapstructure:"metadata_fetchers" yaml:"metadata_fetchers,omitempty"`
+	MetadataUserAgent string   `mapstructure:"metadata_user_agent" yaml:"metadata_user_agent,omitempty"`
 }
 
 // Property is one system property, such as

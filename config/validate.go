@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -392,6 +393,13 @@ func (p *problems) idps(idps []IdP) {
 		}
 		if idp.MetadataRefresh < 0 || (idp.MetadataRefresh > 0 && idp.MetadataRefresh < time.Minute) {
 			p.add(f+".metadata_refresh", "must be at least 1m, like 1h")
+		}
+		for j, a := range idp.MetadataFetchers {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				if _, err := netip.ParseAddr(a); err != nil {
+					p.add(fmt.Sprintf("%s.metadata_fetchers[%d]", f, j), "%q is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24", a)
+				}
+			}
 		}
 		if idp.MetadataSigningCert != "" && idp.MetadataFile == "" && idp.MetadataURL == "" {
 			p.add(f+".metadata_signing_cert", "needs metadata_file or metadata_url")

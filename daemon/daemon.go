@@ -59,6 +59,7 @@ type Daemon struct {
 	idpMeta *idpMetadataStore // IdP metadata fetched from metadata_url
 
 	pollFailed pollFailure // touched by pollOnce only (one goroutine)
+	fetches    fetchLog    // metadata fetches by IdP last written to the store
 
 	buildMu sync.Mutex // serialises builds so a stale build never replaces a newer one
 	cfg     *config.Config
@@ -80,7 +81,8 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config,
-		replay: sp.NewMemoryReplayCache(100_000), idpMeta: newIdPMetadataStore()}
+		replay: sp.NewMemoryReplayCache(100_000), idpMeta: newIdPMetadataStore(),
+		fetches: fetchLog{last: map[string]recordedFetch{}}}
 	d.metrics = newMetrics(o.Registry, d)
 	d.metadataHandler = metadata.NewHandler(d, o.Logger)
 	alerts, err := newAlerts(o.Config.Alerts, o.Store, o)

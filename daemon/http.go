@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"samlkeyd/metadata"
 )
 
 // maxBody caps every API request body; SAML requests are small.
@@ -49,9 +51,13 @@ func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
 // sets r.Pattern while routing) and status code.
 func (d *Daemon) instrument(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snap := d.snap.Load()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		mux.ServeHTTP(sw, r)
 		route := r.Pattern
+		if route == "GET "+metadata.PathMetadata {
+			d.noteFetch(r, snap, sw.code)
+		}
 		if route == "" {
 			route = "unmatched"
 		}

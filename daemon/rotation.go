@@ -33,6 +33,7 @@ const actorRotation = "rotation"
 type RotationStore interface {
 	Store
 	Record(ctx context.Context, id string) (*store.Record, error)
+	MetadataFetches(ctx context.Context) ([]store.MetadataFetch, error)
 	PublishNext(ctx context.Context, actor, use string, r store.NewRecord) (*store.Record, error)
 	Promote(ctx context.Context, actor, use, id string) error
 	Deactivate(ctx context.Context, actor, id string) error
@@ -57,9 +58,10 @@ func policyFor(cfg *config.Config, use keys.Use) *config.RotationPolicy {
 
 // Rotate runs the rollover of one use until nothing more is due now: it
 // publishes a next key when the active one nears expiry, promotes the next
-// key once it has been published for publish_for plus max_wait (samlkeyd
-// does not yet track which IdPs fetched the new metadata, so it waits the
-// full time), and deactivates retired keys after retire_after. Each step is
+// key once it has been published for publish_for and every IdP that has
+// fetched the metadata before has fetched it since and was served the next
+// key (or after publish_for plus max_wait regardless), and deactivates
+// retired keys after retire_after. Each step is
 // one store transaction, so a crash between steps leaves a state the next
 // run continues from. It returns the steps taken.
 func Rotate(ctx context.Context, cfg *config.Config, st RotationStore, use keys.Use, o RotateOptions) ([]lifecycle.Step, error) {
@@ -85,7 +87,23 @@ func Rotate(ctx context.Context, cfg *config.Config, st RotationStore, use keys.
 		if err != nil {
 			return steps, err
 		}
-		step := lifecycle.Due(ks, now(), p, false)
+		caughtUp := true
+		if n := nextKey(ks); n != nil {
+			rec, err := st.Record(ctx, n.ID)
+			if err != nil {
+				return steps, err
+			}
+			fetches, err := st.MetadataFetches(ctx)
+			if err != nil {
+				return steps, err
+			}
+			var behind []string
+			caughtUp, behind = IdPsCaughtUp(fetches, rec, n.PublishedAt)
+			if !caughtUp {
+				o.Logger.Info("next key waits for IdPs to fetch metadata", "use", use, "key", n.ID, "idps", behind)
+			}
+		}
+		step := lifecycle.Due(ks, now(), p, caughtUp)
 		if o.Force && step.Kind == lifecycle.StepNone && !promotedByForce {
 			step = forced(ks)
 			promotedByForce = step.Kind == lifecycle.StepPromote

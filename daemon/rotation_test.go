@@ -54,6 +54,7 @@ func TestRotationRollover(t *testing.T) {
 	cfg := testConfig()
 	cfg.Rotation.Signing = &config.RotationPolicy{Validity: 90 * day, RotateBefore: 30 * day, PublishFor: 7 * day,
 		RetireAfter: 14 * day, MaxWait: 7 * day, Schedule: "@daily"}
+	cfg.IdPs[0].MetadataUserAgent = "CorpIdP-Refresh"
 	d, err := New(ctx, Options{Config: cfg, Store: st, Now: now, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -89,10 +90,17 @@ func TestRotationRollover(t *testing.T) {
 		}
 	}
 
+	idpFetch := func() {
+		t.Helper()
+		if w := get(t, d.Handler(), "/saml/metadata", "User-Agent", "CorpIdP-Refresh/2.1"); w.Code != http.StatusOK {
+			t.Fatalf("IdP metadata fetch: %d", w.Code)
+		}
+	}
 	step() // two years left: nothing to do
 	if len(signing()) != 1 {
 		t.Fatal("a fresh store publishes more than one signing key")
 	}
+	idpFetch() // the IdP knows the current key
 
 	// 29 days before the base key expires: a next key is published, the
 	// base key still signs.
@@ -108,10 +116,10 @@ func TestRotationRollover(t *testing.T) {
 	}
 	signWith(base)
 
-	// publish_for passes, but IdP fetches are not tracked: wait max_wait.
+	// publish_for passes, but the IdP has not fetched the next key yet.
 	advance(7*day + time.Hour)
 	step()
-	advance(7 * day)
+	idpFetch() // now it has
 	step(lifecycle.StepPromote)
 	pub = signing()
 	if len(pub) != 2 || string(pub[0]) != string(next.Raw) || string(pub[1]) != string(base.Raw) {

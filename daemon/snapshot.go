@@ -28,6 +28,7 @@ type Store interface {
 	mtls.Locker
 	ClaimAlert(ctx context.Context, key string, at time.Time) (first bool, err error)
 	Rotations(ctx context.Context, use string) ([]store.Rotation, error)
+	RecordMetadataFetch(ctx context.Context, idp string, at time.Time, fingerprints []string) error
 }
 
 var _ Store = (*store.Store)(nil)

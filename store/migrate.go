@@ -32,6 +32,7 @@ func migrations() []migration {
 		{Migration{3, "check results"}, migrateV3},
 		{Migration{4, "alert ledger: each alert sent once across restarts and replicas"}, migrateV4},
 		{Migration{5, "key rotation states"}, migrateV5},
+		{Migration{6, "metadata fetches by IdP"}, migrateV6},
 	}
 }
 

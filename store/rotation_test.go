@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"samlkeyd/secret"
 )
@@ -67,6 +68,29 @@ func TestRotationSteps(t *testing.T) {
 		}
 		if len(actions) != 3 {
 			t.Fatalf("rotation audit entries: %v", actions)
+		}
+	})
+}
+
+func TestMetadataFetches(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, o Options) {
+		o.NoBaseKeystores = true
+		s := open(t, o)
+		at := s.now().UTC().Truncate(time.Second)
+		if err := s.RecordMetadataFetch(ctx, "corp", at, []string{"aa", "bb"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordMetadataFetch(ctx, "corp", at.Add(time.Hour), []string{"cc"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordMetadataFetch(ctx, "partner", at, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.MetadataFetches(ctx)
+		if err != nil || len(got) != 2 || got[0].IdP != "corp" || !got[0].At.Equal(at.Add(time.Hour)) ||
+			len(got[0].Fingerprints) != 1 || got[0].Fingerprints[0] != "cc" || len(got[1].Fingerprints) != 0 {
+			t.Fatalf("MetadataFetches = %+v, %v", got, err)
 		}
 	})
 }

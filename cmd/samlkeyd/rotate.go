@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -113,17 +114,55 @@ func (a *app) rotateStatusCmd() *cobra.Command {
 							Name: rec.Name, NotAfter: rec.NotAfter, Selected: true})
 					}
 				}
+				fetches, err := s.MetadataFetches(cmd.Context())
+				if err != nil {
+					return err
+				}
+				type idpRow struct {
+					IdP       string    `json:"idp"`
+					LastFetch time.Time `json:"last_fetch"`
+					SeenNext  []string  `json:"seen_next"`     // uses whose next key the IdP was served
+					Behind    []string  `json:"not_seen_next"` // uses whose next key it has not fetched yet
+				}
+				var idps []idpRow
+				for _, f := range fetches {
+					ir := idpRow{IdP: f.IdP, LastFetch: f.At}
+					for _, r := range rows {
+						if r.State != store.RotationNext {
+							continue
+						}
+						rec, err := s.Record(cmd.Context(), r.RecordID)
+						if err != nil {
+							return err
+						}
+						if ok, _ := daemon.IdPsCaughtUp([]store.MetadataFetch{f}, rec, r.PublishedAt); ok {
+							ir.SeenNext = append(ir.SeenNext, r.Use)
+						} else {
+							ir.Behind = append(ir.Behind, r.Use)
+						}
+					}
+					idps = append(idps, ir)
+				}
 				if asJSON {
 					if rows == nil {
 						rows = []row{}
 					}
-					return json.NewEncoder(a.stdout).Encode(rows)
+					if idps == nil {
+						idps = []idpRow{}
+					}
+					return json.NewEncoder(a.stdout).Encode(map[string]any{"keys": rows, "idps": idps})
 				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "USE\tSTATE\tRECORD\tNAME\tPUBLISHED\tPROMOTED\tRETIRED\tNOT AFTER")
 				for _, r := range rows {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Use, r.State, r.RecordID, r.Name,
 						date(r.PublishedAt), date(r.PromotedAt), date(r.RetiredAt), date(r.NotAfter))
+				}
+				if len(idps) > 0 {
+					fmt.Fprintln(tw, "\nIDP\tLAST METADATA FETCH\tHAS NOT SEEN THE NEXT KEY OF")
+					for _, i := range idps {
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", i.IdP, date(i.LastFetch), dash(strings.Join(i.Behind, ", ")))
+					}
 				}
 				return tw.Flush()
 			})

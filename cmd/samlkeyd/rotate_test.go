@@ -62,14 +62,17 @@ func TestRotateSurvivesSIGKILL(t *testing.T) {
 		if _, err := cli(t, "--config", cfg, "--data", data, "metadata"); err != nil {
 			t.Fatalf("%s: the snapshot does not build: %v", when, err)
 		}
-		var rows []struct {
-			State    string `json:"state"`
-			Use      string `json:"use"`
-			Selected bool   `json:"selected"`
+		var status struct {
+			Keys []struct {
+				State    string `json:"state"`
+				Use      string `json:"use"`
+				Selected bool   `json:"selected"`
+			} `json:"keys"`
 		}
-		if err := json.Unmarshal([]byte(mustCLI(t, "--config", cfg, "--data", data, "rotate", "status", "--json")), &rows); err != nil {
+		if err := json.Unmarshal([]byte(mustCLI(t, "--config", cfg, "--data", data, "rotate", "status", "--json")), &status); err != nil {
 			t.Fatal(err)
 		}
+		rows := status.Keys
 		next, active := 0, 0
 		for _, r := range rows {
 			if r.Use != "signing" {

@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"samlkeyd/config"
+	"samlkeyd/lifecycle"
+	"samlkeyd/store"
+)
+
+// fetchRecordEvery bounds how often one IdP's unchanged metadata fetches
+// are written to the store.
+const fetchRecordEvery = 5 * time.Minute
+
+// fetchLog remembers what was last recorded per IdP, so the metadata hot
+// path writes to the store only when something changed or a while passed.
+type fetchLog struct {
+	mu   sync.Mutex
+	last map[string]recordedFetch
+}
+
+type recordedFetch struct {
+	at  time.Time
+	fps string
+}
+
+// fetchingIdP returns the name of the IdP record a metadata request comes
+// from (by source address or User-Agent), or "".
+func fetchingIdP(idps []config.IdP, r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, _ := netip.ParseAddr(host)
+	ua := r.UserAgent()
+	for _, p := range idps {
+		if p.MetadataUserAgent != "" && strings.Contains(ua, p.MetadataUserAgent) {
+			return p.Name
+		}
+		for _, f := range p.MetadataFetchers {
+			if pre, err := netip.ParsePrefix(f); err == nil && addr.IsValid() && pre.Contains(addr.Unmap()) {
+				return p.Name
+			}
+			if a, err := netip.ParseAddr(f); err == nil && a == addr.Unmap() {
+				return p.Name
+			}
+		}
+	}
+	return ""
+}
+
+// noteFetch records a successful metadata fetch by a known IdP with the
+// fingerprints of the certificates snap published.
+func (d *Daemon) noteFetch(r *http.Request, snap *Snapshot, code int) {
+	if snap == nil || (code != http.StatusOK && code != http.StatusNotModified) {
+		return
+	}
+	idp := fetchingIdP(snap.Config.IdPs, r)
+	if idp == "" {
+		return
+	}
+	var fps []string
+	for _, c := range snap.Metadata.Certificates() {
+		// The index shows fingerprints as colon-separated hex; records
+		// keep plain lower-case hex.
+		fps = append(fps, strings.ReplaceAll(strings.ToLower(c.SHA256), ":", ""))
+	}
+	slices.Sort(fps)
+	joined := strings.Join(fps, ",")
+	now := d.now()
+	d.fetches.mu.Lock()
+	last := d.fetches.last[idp]
+	due := last.fps != joined || now.Sub(last.at) >= fetchRecordEvery
+	if due {
+		d.fetches.last[idp] = recordedFetch{at: now, fps: joined}
+	}
+	d.fetches.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := d.opts.Store.RecordMetadataFetch(r.Context(), idp, now, fps); err != nil {
+		d.log.Warn("metadata fetch not recorded", "idp", idp, "err", err)
+	}
+}
+
+// IdPsCaughtUp reports whether every IdP that has fetched the metadata has
+// fetched it since the next key was published and was served that key, and
+// names those that have not. With no next key, or no recorded fetch, it is
+// true.
+func IdPsCaughtUp(fetches []store.MetadataFetch, next *store.Record, published time.Time) (bool, []string) {
+	if next == nil {
+		return true, nil
+	}
+	var behind []string
+	for _, f := range fetches {
+		if f.At.Before(published) || !slices.Contains(f.Fingerprints, next.FingerprintSHA256) {
+			behind = append(behind, f.IdP)
+		}
+	}
+	return len(behind) == 0, behind
+}
+
+// nextKey returns the next key of a rollover view, or nil.
+func nextKey(ks []lifecycle.Key) *lifecycle.Key {
+	for i := range ks {
+		if ks[i].State == lifecycle.StateNext {
+			return &ks[i]
+		}
+	}
+	return nil
+}
