@@ -45,7 +45,11 @@ func (d *Daemon) scanExpiry(ctx context.Context) {
 		last = append(last, e.Last)
 	}
 	now := d.now()
-	if err := selfTest(s.Keys); err != nil {
+	err := selfTest(s.Keys)
+	if err == nil && len(s.Keys.Signing) > 0 {
+		err = messageSelfTest(s.SP, s.Config, s.Keys.Signing[0].Leaf(), now)
+	}
+	if err != nil {
 		a := alert.Alert{
 			Key: "selftest_failed:" + now.UTC().Format("2006010215"), Kind: alert.KindSelftestFailed,
 			Severity: alert.SeverityCritical, Summary: "the serving keys do not match what metadata publishes",

@@ -215,7 +215,7 @@ func checkSelfSigned(ctx context.Context, st RotationStore, use keys.Use) error 
 	selfSigned := leaf != nil && bytes.Equal(leaf.RawIssuer, leaf.RawSubject) &&
 		leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
 	if !selfSigned {
-		return fmt.Errorf("certificate record %s (%q) is CA-signed: samlkeyd cannot rotate it by itself; renew it with your CA and set %s", id, rec.Name, prop)
+		return fmt.Errorf("certificate record %s (%q) is CA-signed: samlkeyd cannot rotate it by itself; start a renewal with samlkeyd cert renew %s, have your CA sign the CSR, and set %s", id, rec.Name, id, prop)
 	}
 	return nil
 }

@@ -26,3 +26,16 @@ func TestSelfTest(t *testing.T) {
 		t.Fatalf("self-test of mismatched keys: %v", err)
 	}
 }
+
+func TestMessageSelfTest(t *testing.T) {
+	st := openStore(t)
+	d := newDaemon(t, testConfig(), st)
+	s := d.Snapshot()
+	if err := messageSelfTest(s.SP, s.Config, s.Keys.Signing[0].Leaf(), d.now()); err != nil {
+		t.Fatalf("message self-test of a good snapshot: %v", err)
+	}
+	other := s.Keys.Current(keys.UseEncryption).Leaf()
+	if err := messageSelfTest(s.SP, s.Config, other, d.now()); err == nil || !strings.Contains(err.Error(), "redirect AuthnRequest") {
+		t.Fatalf("message self-test against another certificate: %v", err)
+	}
+}

@@ -75,7 +75,7 @@ func TestTwoYearsOfRotation(t *testing.T) {
 		}
 	}
 
-	firstSeen := map[string]time.Time{} // fingerprint -> first day in metadata
+	firstSeen := map[string]time.Time{}   // fingerprint -> first day in metadata
 	lastCurrent := map[string]time.Time{} // encryption fingerprint -> last day it was the current (first) key
 	promotions := 0
 	for day0 := 0; day0 < 730; day0++ {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -160,6 +161,13 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build signing service: %w", err)
+	}
+	var publishedSigning *x509.Certificate
+	if len(ks.Signing) > 0 {
+		publishedSigning = ks.Signing[0].Leaf()
+	}
+	if err := messageSelfTest(svc, cfg, publishedSigning, now()); err != nil {
+		return nil, err
 	}
 	ridps, err := responseIdPs(cfg, idx, o.IdPMetadata, now())
 	if err != nil {

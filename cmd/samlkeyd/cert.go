@@ -21,7 +21,7 @@ func (a *app) certCmd() *cobra.Command {
 		Short: "Manage certificate records: keystores and trusted certificates in the store",
 	}
 	cmd.AddCommand(a.certAddCmd(), a.certListCmd(), a.certShowCmd(), a.certValidateCmd(),
-		a.certActiveCmd(true), a.certActiveCmd(false), a.certDeleteCmd(), a.certExportCmd())
+		a.certActiveCmd(true), a.certActiveCmd(false), a.certDeleteCmd(), a.certExportCmd(), a.certRenewCmd())
 	return cmd
 }
 

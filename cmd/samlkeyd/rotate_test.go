@@ -114,3 +114,21 @@ func TestRotateSurvivesSIGKILL(t *testing.T) {
 	consistent("after a run to completion")
 	t.Logf("%d of 10 runs killed mid-way", killed)
 }
+
+// TestCertRenew: a renewal keystore keeps the record's subject and alias,
+// opens in keytool, and its CSR verifies with openssl.
+func TestCertRenew(t *testing.T) {
+	data, dir := t.TempDir(), t.TempDir()
+	ks, csr := filepath.Join(dir, "renew.jks"), filepath.Join(dir, "renew.csr")
+	mustCLI(t, "--data", data, "cert", "renew", "3685fc22930212003c5537ae867ffb91", "--keystore-out", ks, "--storepass", "Renew-Pass-1", "--out", csr)
+	list := tool(t, "keytool", "-list", "-v", "-keystore", ks, "-storepass", "Renew-Pass-1")
+	if !strings.Contains(list, "saml2sp") || !strings.Contains(list, "SAML 2.0 Keystore_Key2048_SHA256") {
+		t.Fatalf("keytool -list of the renewal keystore:\n%s", list)
+	}
+	if out := tool(t, "openssl", "req", "-in", csr, "-noout", "-verify"); !strings.Contains(out, "verify OK") {
+		t.Fatalf("openssl req -verify: %s", out)
+	}
+	if _, err := cli(t, "--data", data, "cert", "renew", "3685fc22930212003c5537ae867ffb91", "--keystore-out", ks, "--storepass", "x"); err == nil {
+		t.Fatal("renew overwrote an existing keystore file")
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"samlkeyd/keys"
+	"samlkeyd/store"
+)
+
+// certRenewCmd is the path for a CA-signed keystore, which samlkeyd cannot
+// rotate by itself: a new key pair with the same subject, alias and key
+// type in a new keystore file, and its CSR for the CA.
+func (a *app) certRenewCmd() *cobra.Command {
+	var out, csrOut string
+	var validity int
+	cmd := &cobra.Command{
+		Use:   "renew ID --keystore-out F",
+		Short: "Start renewing a CA-signed keystore record: a new key pair in a new keystore file, and its CSR",
+		Long: `Generate a new key pair with the record's subject, alias and key type into a
+new keystore file (the record's format, 0600) and print its CSR (or write it
+with --out). Then, as the reference procedure says: have the CA sign the CSR,
+import the root, intermediate and reply into the new file with samlkeyd
+keystore import, add it with samlkeyd cert add, and point the keystore
+property at it (or let an IdP-visible rollover do it: publish, then promote).`,
+		Args: cobra.ExactArgs(1),
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&out, "keystore-out", "", "the new keystore file (required)")
+	fs.StringVar(&csrOut, "out", "", "write the CSR here instead of stdout")
+	fs.IntVar(&validity, "validity", 365, "validity in days of the placeholder self-signed certificate")
+	storePass := addPasswordFlags(fs, "storepass", "password of the new keystore")
+	_ = cmd.MarkFlagRequired("keystore-out")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return a.withStore(cmd.Context(), func(s *store.Store) error {
+			rec, err := s.Record(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if !rec.Type.IsKeystore() {
+				return fmt.Errorf("certificate record %s (%q) is a %s, not a keystore", rec.ID, rec.Name, rec.Type)
+			}
+			ks, err := rec.Parse()
+			if err != nil {
+				return fmt.Errorf("open certificate record %s (%q): %w", rec.ID, rec.Name, err)
+			}
+			old, err := ks.PrivateKeyEntry(rec.Alias)
+			if err != nil {
+				return fmt.Errorf("certificate record %s (%q): %w", rec.ID, rec.Name, err)
+			}
+			alg, size := "RSA", 2048
+			switch k := old.Key.Public().(type) {
+			case *rsa.PublicKey:
+				size = k.N.BitLen()
+			case *ecdsa.PublicKey:
+				alg, size = "EC", k.Curve.Params().BitSize
+			}
+			e, err := keys.Generate(keys.GenerateOptions{Alias: old.Alias, KeyAlg: alg, KeySize: size,
+				ValidityDays: validity, DName: old.Leaf().Subject.String()})
+			if err != nil {
+				return err
+			}
+			pw, err := storePass.value(a, "Password of the new keystore")
+			if err != nil {
+				return err
+			}
+			defer pw.Zero()
+			data, err := (&keys.Keystore{Format: ks.Format, Entries: []*keys.Entry{e}}).Marshal(pw, pw)
+			if err != nil {
+				return err
+			}
+			if err := keys.CreateFile(out, data); err != nil {
+				return fmt.Errorf("%w (a renewal never overwrites a keystore)", err)
+			}
+			csr, err := keys.CSR(e, nil)
+			if err != nil {
+				return err
+			}
+			return a.writeOut(csrOut, csr)
+		})
+	}
+	return cmd
+}
