@@ -18,10 +18,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"samlkeyd/config"
+	"samlkeyd/mtls"
 	"samlkeyd/store"
 )
 
@@ -115,5 +117,31 @@ func TestSnapshotFailureAlerts(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no alert for a rejected snapshot")
+	}
+}
+
+func TestCheckTransitionAlerts(t *testing.T) {
+	st := openStore(t)
+	srv, got := webhookReceiver(t, nil)
+	cfg := testConfig()
+	cfg.Alerts.Webhook = &config.Webhook{URL: srv.URL}
+	d := newDaemon(t, cfg, st)
+	start := time.Now()
+	ok := &mtls.Result{Check: "partner", Start: start, OK: true}
+	bad := &mtls.Result{Check: "partner", Start: start.Add(time.Minute), Stage: "tls", Diagnosis: "the server did not trust our client certificate"}
+	d.alertCheckTransition(ok, bad)
+	d.alertCheckTransition(bad, &mtls.Result{Check: "partner", Start: start.Add(2 * time.Minute), OK: true})
+	for _, want := range []string{"check_failed", "check_recovered"} {
+		select {
+		case a := <-got:
+			if a["kind"] != want {
+				t.Fatalf("alert kind %v, want %s: %v", a["kind"], want, a)
+			}
+			if want == "check_failed" && !strings.Contains(a["detail"].(string), "did not trust") {
+				t.Fatalf("check_failed without the diagnosis: %v", a)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no %s alert", want)
+		}
 	}
 }
