@@ -2,14 +2,9 @@ package daemon
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,21 +19,6 @@ import (
 )
 
 const day = 24 * time.Hour
-
-// verifyRedirect checks a redirect-binding signature from the spec with
-// only crypto.
-func verifyRedirect(t *testing.T, raw string, cert *x509.Certificate) error {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, _, _ := strings.Cut(u.RawQuery, "&Signature=")
-	q, _ := url.ParseQuery(u.RawQuery)
-	sig, _ := base64.StdEncoding.DecodeString(q.Get("Signature"))
-	sum := sha256.Sum256([]byte(signed))
-	return rsa.VerifyPKCS1v15(cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, sum[:], sig)
-}
 
 func TestRotationRollover(t *testing.T) {
 	ctx := context.Background()
@@ -71,7 +51,7 @@ func TestRotationRollover(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := verifyRedirect(t, msg.URL, cert); err != nil {
+		if err := verifyRedirectSignature(msg.URL, cert); err != nil {
 			t.Fatalf("AuthnRequest not signed by the expected key: %v", err)
 		}
 	}
