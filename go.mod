@@ -1,4 +1,4 @@
-module samlkeyd
+module github.com/samlkeyd/samlkeyd
 
 go 1.26.8
 

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"os"
 
-	"samlkeyd/config"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // SinksFrom builds the sinks the config asks for: the log sink always, then

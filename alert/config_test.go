@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 func TestSinksFrom(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // recorder is a Notifier that records what it receives.

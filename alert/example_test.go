@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"samlkeyd/alert"
+	"github.com/samlkeyd/samlkeyd/alert"
 )
 
 // A dispatcher with a log sink sends an alert once per key, however often

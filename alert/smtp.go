@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // SMTPOptions configures an SMTP sink.

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // Webhook headers.

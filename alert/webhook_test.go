@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 var tAlert = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)

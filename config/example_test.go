@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 func ExampleParse() {

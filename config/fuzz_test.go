@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 // FuzzParse: any bytes give a config or an error, never a panic, and a

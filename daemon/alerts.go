@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"samlkeyd/alert"
-	"samlkeyd/config"
-	"samlkeyd/lifecycle"
-	"samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/alert"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/mtls"
 )
 
 // expiryScanEvery is how often the daemon looks for certificates crossing

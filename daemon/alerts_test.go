@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/mtls"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // webhookReceiver collects the alerts posted to it, checking their HMAC.

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	"samlkeyd/mtls"
-	"samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 // apiAuthnRequest answers POST /api/v1/authn-requests with a signed (when the

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 // The API scopes a token can hold.

@@ -4,10 +4,10 @@ import (
 	"crypto/x509"
 	"fmt"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/mtls"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // recordIndex finds certificate records by id or by name.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // mtlsServer is a loopback HTTPS server that requires a client certificate

@@ -21,11 +21,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"samlkeyd/alert"
-	"samlkeyd/config"
-	"samlkeyd/metadata"
-	"samlkeyd/mtls"
-	"samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/alert"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/metadata"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 // Options are the daemon's dependencies. Nil fields take the defaults noted.

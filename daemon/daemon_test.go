@@ -23,10 +23,10 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/secret"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 const (

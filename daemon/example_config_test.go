@@ -3,9 +3,9 @@ package daemon
 import (
 	"testing"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
 )
 
 // TestExampleRotationPolicies: the documented example's rotation policies

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"samlkeyd/keys"
-	"samlkeyd/mtls"
-	"samlkeyd/sp"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // Expiry is one certificate the daemon knows and when it expires.

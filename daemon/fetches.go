@@ -9,9 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/lifecycle"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // fetchRecordEvery bounds how often one IdP's unchanged metadata fetches

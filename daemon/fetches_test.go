@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func TestFetchingIdP(t *testing.T) {

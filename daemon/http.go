@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"samlkeyd/metadata"
+	"github.com/samlkeyd/samlkeyd/metadata"
 )
 
 // maxBody caps every API request body; SAML requests are small.

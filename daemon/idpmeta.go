@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 // defaultMetadataRefresh is how often an IdP's metadata_url is re-fetched

@@ -9,10 +9,10 @@ import (
 	"os"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/sp"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // maxIdPMetadata caps an IdP metadata file read at snapshot build.

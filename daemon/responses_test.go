@@ -22,8 +22,8 @@ import (
 	"github.com/crewjam/saml"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"samlkeyd/config"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 const idpEntity = "https://idp.example.com/metadata"

@@ -17,12 +17,12 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"samlkeyd/alert"
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/lifecycle"
-	"samlkeyd/secret"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/alert"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // actorRotation is the audit actor of automatic rotation steps.

@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/lifecycle"
-	"samlkeyd/secret"
-	"samlkeyd/sp"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 const day = 24 * time.Hour

@@ -19,9 +19,9 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 // selfTest proves the snapshot is consistent with what it publishes: the

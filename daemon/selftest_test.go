@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 func TestSelfTest(t *testing.T) {

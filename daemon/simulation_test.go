@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/lifecycle"
-	"samlkeyd/secret"
-	"samlkeyd/sp"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // TestTwoYearsOfRotation runs the daemon for two simulated years, a day at

@@ -13,8 +13,8 @@ import (
 
 	"github.com/crewjam/saml"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 var wrkRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)

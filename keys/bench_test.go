@@ -3,7 +3,7 @@ package keys
 import (
 	"testing"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // BenchmarkLoad measures Parse of a keytool JKS and PKCS#12 (2048-bit RSA

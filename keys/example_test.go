@@ -5,8 +5,8 @@ import (
 	"log"
 	"os"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // Example loads a keystore as keytool made it (a PKCS#12 inside a file

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse and ParseChains with the

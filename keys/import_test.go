@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // testCA is the fixture chain's root and intermediate with the

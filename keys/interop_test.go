@@ -17,8 +17,8 @@ import (
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	upstreampkcs12 "software.sslmate.com/src/go-pkcs12"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 func run(t *testing.T, name string, args ...string) string {

@@ -15,7 +15,7 @@ import (
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 const (

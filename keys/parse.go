@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // MaxKeystoreSize caps the bytes Parse reads: real keystores are a few

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 const (

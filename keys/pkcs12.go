@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 
-	"samlkeyd/keys/internal/pkcs12"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys/internal/pkcs12"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // pkcs12Iterations is the KDF iteration count written, keytool's default.

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
 )
 
 func ExampleDue() {

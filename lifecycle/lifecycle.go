@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 // Policy says how one use's key (signing or encryption) is rolled over.

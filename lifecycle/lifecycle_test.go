@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 const day = 24 * time.Hour

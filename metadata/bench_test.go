@@ -11,7 +11,7 @@ import (
 
 	"github.com/crewjam/saml"
 
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // benchHandlers returns the three handlers the metadata benchmark compares,

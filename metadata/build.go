@@ -15,8 +15,8 @@ import (
 
 	"github.com/beevik/etree"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // XML namespaces and SAML constants the metadata uses.

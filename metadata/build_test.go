@@ -17,8 +17,8 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // URL paths the handlers serve.

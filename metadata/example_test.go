@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/metadata"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/metadata"
 )
 
 // source is how the daemon hands renderings to the handlers: one

@@ -13,8 +13,8 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // TestSignedVerifiesWithXmlsec1 checks the metadata signature with

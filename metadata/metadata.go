@@ -10,8 +10,8 @@ import (
 	"errors"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // Defaults applied when the config leaves a metadata duration zero.

@@ -13,7 +13,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // deprecated signature algorithms: accepted only when configured

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // ResolveFunc turns a profile's record references into Go values: the key

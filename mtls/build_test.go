@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func TestBuild(t *testing.T) {

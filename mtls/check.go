@@ -17,7 +17,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 // Stage names, in the order a check runs them.

@@ -11,9 +11,9 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/mtls"
 )
 
 // Example shows what the daemon does at snapshot build and what `samlkeyd

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
 func loadPEM(t testing.TB, name string) *x509.Certificate {

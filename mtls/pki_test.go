@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // testCA is a certificate authority made for one test.

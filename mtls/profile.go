@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"strings"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // Sentinel errors for what callers branch on.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // CheckResultStore is the store's check-results table; *store.Store

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -11,9 +11,9 @@ import (
 	"net/url"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
-	"samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 // A snapshot builds one Service from the config and the current signing

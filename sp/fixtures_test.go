@@ -26,8 +26,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // fixedNow is the clock of every test that needs a stable IssueInstant.

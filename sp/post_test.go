@@ -15,7 +15,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
-	"samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
 // postXML returns the decoded SAMLRequest of a POST-binding message.

@@ -17,7 +17,7 @@ import (
 
 	"crypto/x509"
 
-	"samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
 // authnXML is the part of an AuthnRequest the tests read back.

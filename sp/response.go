@@ -21,7 +21,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 	"github.com/russellhaering/goxmldsig/etreeutils"
 
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // Size caps applied before any parsing.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
 // respNoReplay lets a benchmark verify the same response again and again.

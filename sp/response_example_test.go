@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 // ExampleResponseValidator_Verify builds a validator for one IdP and shows

@@ -24,8 +24,8 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 const (

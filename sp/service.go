@@ -27,8 +27,8 @@ import (
 	"sync"
 	"time"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // Errors callers branch on; the API maps the first three to 4xx answers.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 func TestNew(t *testing.T) {

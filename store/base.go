@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // The ids of the base system keystores. The first two are the base system

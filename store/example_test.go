@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // Open a fresh SQLite store: it migrates, creates its master key and the

@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"testing"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // FuzzDecodeMasterKey: any key file content gives a 32-byte key or an

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // The sentinel passwords of the fixtures (testdata/gen.sh): they must never

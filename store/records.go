@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // Type is what a certificate record holds, as the certificate table names it.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // Audit actions of key rotation.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 func TestRotationSteps(t *testing.T) {

@@ -13,8 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // masterKeyFile is the master key's file name in the data directory.

@@ -20,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // The two system properties that select the SP's keystores. Each holds the

@@ -20,8 +20,8 @@ import (
 
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 func TestOpenCreatesBaseKeystores(t *testing.T) {

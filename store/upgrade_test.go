@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // legacyID is the record the v1 fixture's signing property selects.

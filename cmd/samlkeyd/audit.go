@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) auditCmd() *cobra.Command {

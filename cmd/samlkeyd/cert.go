@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/keys"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) certCmd() *cobra.Command {

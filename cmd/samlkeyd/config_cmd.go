@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 func (a *app) configCmd() *cobra.Command {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 func TestConfigValidate(t *testing.T) {

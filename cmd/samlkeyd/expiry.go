@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/daemon"
-	"samlkeyd/mtls"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/daemon"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) expiryCmd() *cobra.Command {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // keystoreCmd is keytool's keystore work with keytool's flag names, so

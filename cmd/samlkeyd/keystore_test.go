@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/keys"
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 const ksPass = "S3cret-Store"

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/config"
-	"samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 func (a *app) metadataCmd() *cobra.Command {

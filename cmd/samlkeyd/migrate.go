@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) migrateCmd() *cobra.Command {

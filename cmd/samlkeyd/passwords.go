@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // passwordFlags is one password given as --NAME, --NAME-file or --NAME-env,

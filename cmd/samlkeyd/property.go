@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) propertyCmd() *cobra.Command {

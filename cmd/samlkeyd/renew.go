@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/keys"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // certRenewCmd is the path for a CA-signed keystore, which samlkeyd cannot

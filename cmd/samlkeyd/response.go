@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/daemon"
-	"samlkeyd/sp"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/daemon"
+	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // maxResponseFile caps the file `response verify` reads.

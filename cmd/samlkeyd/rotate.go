@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/daemon"
-	"samlkeyd/keys"
-	"samlkeyd/lifecycle"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/daemon"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) rotateCmd() *cobra.Command {

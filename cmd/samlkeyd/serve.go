@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/config"
-	"samlkeyd/daemon"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/daemon"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) serveCmd() *cobra.Command {

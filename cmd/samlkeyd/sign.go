@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 func (a *app) signCmd() *cobra.Command {

@@ -5,9 +5,9 @@ import (
 	"os"
 	"os/user"
 
-	"samlkeyd/config"
-	"samlkeyd/secret"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/secret"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // storeOptions resolves where the store is, as every command and serve

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"testing"
 
-	"samlkeyd/internal/tooltest"
-	"samlkeyd/store"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // The store fixtures' sentinel passwords (store/testdata/gen.sh).

@@ -21,7 +21,8 @@ import (
 	"io"
 
 	"golang.org/x/crypto/pbkdf2"
-	"samlkeyd/keys/internal/pkcs12/internal/rc2"
+
+	"github.com/samlkeyd/samlkeyd/keys/internal/pkcs12/internal/rc2"
 )
 
 var (
