@@ -35,9 +35,13 @@ func TestBuildGolden(t *testing.T) {
 		{"unsigned", false, "golden-unsigned.xml", (*Published).Metadata},
 		{"signed-rsa-sha256", true, "golden-signed-rsa-sha256.xml", (*Published).Metadata},
 		{"certificate index", false, "golden-certs.json", (*Published).CertsJSON},
+		{"federation", true, "golden-federation.xml", (*Published).Metadata},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := testInput(t)
+			if tc.name == "federation" {
+				in.SP = federationSP()
+			}
 			in.SP.Metadata.Signed = tc.signed
 			got := tc.output(mustBuild(t, in))
 			golden := filepath.Join("testdata", tc.file)
