@@ -173,4 +173,3 @@ func rsaCred(t testing.TB, bits int, use keys.Use) *keys.Credential {
 	}
 	return &keys.Credential{RecordID: "small", RecordName: "small", Use: use, Role: keys.RoleCurrent, Signer: key, Chain: []*x509.Certificate{cert}}
 }
-
