@@ -43,7 +43,11 @@ func checkFederation(s *config.SP) error {
 		return fmt.Errorf("%w: sp.%s: %s", ErrInvalidInput, field, why)
 	}
 	if ui := s.UIInfo; ui != nil {
-		for field, m := range map[string]map[string]string{"display_name": ui.DisplayName, "description": ui.Description, "information_url": ui.InformationURL, "privacy_statement_url": ui.PrivacyStatementURL} {
+		for _, fm := range []struct {
+			field string
+			m     map[string]string
+		}{{"display_name", ui.DisplayName}, {"description", ui.Description}, {"information_url", ui.InformationURL}, {"privacy_statement_url", ui.PrivacyStatementURL}} {
+			field, m := fm.field, fm.m
 			for _, lang := range slices.Sorted(maps.Keys(m)) {
 				v := m[lang]
 				if !xmlLang.MatchString(lang) || v == "" || !xmlSafe(v) || strings.HasSuffix(field, "_url") && !isURL(v) {
@@ -65,11 +69,19 @@ func checkFederation(s *config.SP) error {
 	if len(s.RequestedAttributes) > 0 && (s.UIInfo == nil || len(s.UIInfo.DisplayName) == 0) {
 		return bad("ui_info.display_name", "requested_attributes need a display name for the AttributeConsumingService ServiceName")
 	}
-	for field, list := range map[string][]string{"entity_categories": s.EntityCategories, "assurance_certifications": s.AssuranceCertifications} {
-		for i, u := range list {
-			if !isURI(u) {
-				return bad(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q is not an absolute URI", u))
-			}
+	for i, u := range s.EntityCategories {
+		if !isURI(u) {
+			return bad(fmt.Sprintf("entity_categories[%d]", i), fmt.Sprintf("%q is not an absolute URI", u))
+		}
+	}
+	for i, u := range s.AssuranceCertifications {
+		if !isURI(u) {
+			return bad(fmt.Sprintf("assurance_certifications[%d]", i), fmt.Sprintf("%q is not an absolute URI", u))
+		}
+	}
+	for i, c := range s.Contacts {
+		if c.Type == "security" && c.Email == "" {
+			return bad(fmt.Sprintf("contacts[%d].email", i), "the REFEDS security contact needs an e-mail address")
 		}
 	}
 	for i, u := range s.DiscoveryResponse {
