@@ -174,18 +174,20 @@ func (f *mdFacts) readRole(sd *etree.Element) {
 
 // keyDescriptorCert returns the first X509Certificate of a KeyDescriptor.
 func keyDescriptorCert(kd *etree.Element) (*x509.Certificate, error) {
+	var certs []*etree.Element
 	for _, ki := range elems(kd, nsDS, "KeyInfo") {
 		for _, xd := range elems(ki, nsDS, "X509Data") {
-			for _, xc := range elems(xd, nsDS, "X509Certificate") {
-				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(xc.Text()), ""))
-				if err != nil {
-					return nil, fmt.Errorf("X509Certificate is not base64: %w", err)
-				}
-				return x509.ParseCertificate(der)
-			}
+			certs = append(certs, elems(xd, nsDS, "X509Certificate")...)
 		}
 	}
-	return nil, fmt.Errorf("KeyDescriptor has no ds:X509Certificate")
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("KeyDescriptor has no ds:X509Certificate")
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(certs[0].Text()), ""))
+	if err != nil {
+		return nil, fmt.Errorf("X509Certificate is not base64: %w", err)
+	}
+	return x509.ParseCertificate(der)
 }
 
 // keyBits returns the size of an RSA modulus or EC curve, and "RSA" or "EC".
