@@ -37,6 +37,13 @@ type SP struct {
 	Metadata             Metadata      `mapstructure:"metadata" yaml:"metadata"`
 	Organization         *Organization `mapstructure:"organization" yaml:"organization,omitempty"`
 	Contacts             []Contact     `mapstructure:"contacts" yaml:"contacts,omitempty"`
+	// Federation metadata: mdui:UIInfo, requested attributes, entity
+	// attributes and the discovery response endpoints (see federation.go).
+	UIInfo                  *UIInfo              `mapstructure:"ui_info" yaml:"ui_info,omitempty"`
+	RequestedAttributes     []RequestedAttribute `mapstructure:"requested_attributes" yaml:"requested_attributes,omitempty"`
+	EntityCategories        []string             `mapstructure:"entity_categories" yaml:"entity_categories,omitempty"`
+	AssuranceCertifications []string             `mapstructure:"assurance_certifications" yaml:"assurance_certifications,omitempty"`
+	DiscoveryResponse       []string             `mapstructure:"discovery_response" yaml:"discovery_response,omitempty"`
 }
 
 // Endpoint is a SAML endpoint: binding (post, redirect, or a full binding
@@ -66,7 +73,7 @@ type Organization struct {
 
 // Contact is one metadata ContactPerson.
 type Contact struct {
-	Type      string `mapstructure:"type" yaml:"type"` // technical, support, administrative, billing, other
+	Type      string `mapstructure:"type" yaml:"type"` // technical, support, administrative, billing, other, security
 	Company   string `mapstructure:"company" yaml:"company,omitempty"`
 	GivenName string `mapstructure:"given_name" yaml:"given_name,omitempty"`
 	SurName   string `mapstructure:"sur_name" yaml:"sur_name,omitempty"`

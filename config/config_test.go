@@ -71,6 +71,24 @@ func TestBadFixtures(t *testing.T) {
 		{"empty.yaml", config.ErrEmpty, []string{
 			`config file is empty: write at least one key (an empty file would silently reset every setting to its default)`,
 		}},
+		{"federation.yaml", nil, []string{
+			`sp.contacts[0].email: required: the REFEDS security contact needs an e-mail address`,
+			`sp.contacts[1].type: "abuse" is not a contact type: use technical, support, administrative, billing, other or security`,
+			`sp.ui_info.display_name.de: required`,
+			`sp.ui_info.display_name.en us: "en us" is not a language tag, like en or pt-BR`,
+			`sp.ui_info.information_url.en: must be an absolute http or https URL`,
+			`sp.ui_info.logos[0].width: must be a positive number of pixels`,
+			`sp.ui_info.logos[0].lang: "english!" is not a language tag, like en or pt-BR`,
+			`sp.requested_attributes[0].name: "mail" is not a URI, as name_format uri needs: write the urn:oid: name, or set name_format`,
+			`sp.requested_attributes[2].name: "urn:oid:0.9.2342.19200300.100.1.3" is already requested by sp.requested_attributes[1]`,
+			`sp.requested_attributes[2].name_format: "basic" is not a URI, like urn:oasis:names:tc:SAML:2.0:attrname-format:uri`,
+			`sp.entity_categories[1]: "research and scholarship" is not an absolute URI, like http://refeds.org/category/research-and-scholarship`,
+			`sp.entity_categories[2]: "http://refeds.org/category/research-and-scholarship" is already sp.entity_categories[0]`,
+			`sp.discovery_response[0]: must be an absolute http or https URL`,
+		}},
+		{"requested-attributes.yaml", nil, []string{
+			`sp.ui_info.display_name: required: requested_attributes are published in an AttributeConsumingService, whose ServiceName is the display name`,
+		}},
 		{"entity-id.yaml", nil, []string{
 			`sp.entity_id: must be an absolute URI: an http or https URL, or a urn:`,
 			`sp.base_url: "https:///saml" has no host: write an absolute URL, like https://sp.example.com/saml/acs`,

@@ -249,6 +249,7 @@ func (c *Config) derive() (filled []string) {
 	if len(c.SP.ACS) == 0 {
 		c.SP.ACS = []Endpoint{{Binding: "post", Location: base + "/saml/acs", Index: 0, Default: true}}
 	}
+	c.SP.applyFederationDefaults()
 	return filled
 }
 

@@ -340,16 +340,9 @@ func (p *problems) sp(sp *SP) {
 		p.url("sp.organization.url", o.URL, true, mustHTTP)
 	}
 	for i, ct := range sp.Contacts {
-		f := fmt.Sprintf("sp.contacts[%d]", i)
-		switch ct.Type {
-		case "technical", "support", "administrative", "billing", "other":
-		default:
-			p.add(f+".type", "%q is not a contact type: use technical, support, administrative, billing or other", ct.Type)
-		}
-		if ct.Email != "" && !strings.Contains(ct.Email, "@") {
-			p.add(f+".email", "%q is not an e-mail address", ct.Email)
-		}
+		p.contact(fmt.Sprintf("sp.contacts[%d]", i), ct)
 	}
+	p.federation(sp)
 }
 
 func (p *problems) idps(idps []IdP) {

@@ -46,8 +46,6 @@ func bindingURN(b string) (string, bool) {
 	return "", false
 }
 
-var contactTypes = []string{"technical", "support", "administrative", "billing", "other"}
-
 // Build renders the metadata, its signature when SP.Metadata.Signed is on,
 // the PEM/DER files and the certificate index, once. It returns an error
 // wrapping ErrInvalidInput, ErrExpired or ErrSign, naming the field or
@@ -225,8 +223,8 @@ func checkSP(sp *config.SP) error {
 		}
 	}
 	for i, c := range sp.Contacts {
-		if !slices.Contains(contactTypes, c.Type) {
-			return bad(fmt.Sprintf("contacts[%d].type", i), fmt.Sprintf("%q is not one of %s", c.Type, strings.Join(contactTypes, ", ")))
+		if !slices.Contains(config.ContactTypes(), c.Type) {
+			return bad(fmt.Sprintf("contacts[%d].type", i), fmt.Sprintf("%q is not one of %s", c.Type, strings.Join(config.ContactTypes(), ", ")))
 		}
 		for _, s := range []string{c.Company, c.GivenName, c.SurName, c.Email, c.Phone} {
 			if !xmlSafe(s) {
@@ -234,7 +232,7 @@ func checkSP(sp *config.SP) error {
 			}
 		}
 	}
-	return nil
+	return checkFederation(sp)
 }
 
 func checkEndpoint(e *config.Endpoint, field string) error {
@@ -291,10 +289,12 @@ func render(sp *config.SP, in Input, signing, encryption []*keys.Credential, val
 	ed.CreateAttr("validUntil", validUntil.Format(time.RFC3339))
 	ed.CreateAttr("cacheDuration", xsDuration(cacheFor))
 
+	entityExtensions(ed, sp)
 	sd := ed.CreateElement("md:SPSSODescriptor")
 	sd.CreateAttr("AuthnRequestsSigned", strconv.FormatBool(in.AuthnRequestsSigned))
 	sd.CreateAttr("WantAssertionsSigned", strconv.FormatBool(sp.WantAssertionsSigned))
 	sd.CreateAttr("protocolSupportEnumeration", protocolURN)
+	roleExtensions(sd, sp)
 	for _, c := range signing {
 		keyDescriptor(sd, "signing", c, nil)
 	}
@@ -318,6 +318,7 @@ func render(sp *config.SP, in Input, signing, encryption []*keys.Credential, val
 			el.CreateAttr("isDefault", "true")
 		}
 	}
+	attributeConsumingService(sd, sp)
 	if o := sp.Organization; o != nil {
 		lang := o.Lang
 		if lang == "" {
@@ -331,17 +332,7 @@ func render(sp *config.SP, in Input, signing, encryption []*keys.Credential, val
 		}
 	}
 	for _, c := range sp.Contacts {
-		cp := ed.CreateElement("md:ContactPerson")
-		cp.CreateAttr("contactType", c.Type)
-		email := c.Email
-		if email != "" && !strings.HasPrefix(email, "mailto:") {
-			email = "mailto:" + email
-		}
-		for _, kv := range [][2]string{{"Company", c.Company}, {"GivenName", c.GivenName}, {"SurName", c.SurName}, {"EmailAddress", email}, {"TelephoneNumber", c.Phone}} {
-			if kv[1] != "" {
-				cp.CreateElement("md:" + kv[0]).SetText(kv[1])
-			}
-		}
+		contactPerson(ed, c)
 	}
 	doc.Indent(2)
 	return doc, ed

@@ -35,9 +35,13 @@ func TestBuildGolden(t *testing.T) {
 		{"unsigned", false, "golden-unsigned.xml", (*Published).Metadata},
 		{"signed-rsa-sha256", true, "golden-signed-rsa-sha256.xml", (*Published).Metadata},
 		{"certificate index", false, "golden-certs.json", (*Published).CertsJSON},
+		{"federation", true, "golden-federation.xml", (*Published).Metadata},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := testInput(t)
+			if tc.name == "federation" {
+				in.SP = federationSP()
+			}
 			in.SP.Metadata.Signed = tc.signed
 			got := tc.output(mustBuild(t, in))
 			golden := filepath.Join("testdata", tc.file)
@@ -306,6 +310,18 @@ func TestBuildErrors(t *testing.T) {
 		{"two defaults", func(in *Input) { in.SP.ACS[1].Default = true }, ErrInvalidInput, "more than one endpoint"},
 		{"control character", func(in *Input) { in.SP.Organization.Name = "a\x00b" }, ErrInvalidInput, "sp.organization"},
 		{"bad contact type", func(in *Input) { in.SP.Contacts[0].Type = "boss" }, ErrInvalidInput, "sp.contacts[0].type"},
+		{"security contact without e-mail", func(in *Input) { in.SP.Contacts[0] = config.Contact{Type: "security", GivenName: "CSIRT"} }, ErrInvalidInput, "sp.contacts[0].email"},
+		{"bad display name language", func(in *Input) { in.SP = federationSP(); in.SP.UIInfo.DisplayName["en us"] = "x" }, ErrInvalidInput, `sp.ui_info.display_name.en us`},
+		{"relative privacy URL", func(in *Input) { in.SP = federationSP(); in.SP.UIInfo.PrivacyStatementURL["en"] = "/privacy" }, ErrInvalidInput, "sp.ui_info.privacy_statement_url.en"},
+		{"logo without size", func(in *Input) { in.SP = federationSP(); in.SP.UIInfo.Logos[1].Height = 0 }, ErrInvalidInput, "sp.ui_info.logos[1]"},
+		{"requested attribute without name", func(in *Input) { in.SP = federationSP(); in.SP.RequestedAttributes[1].Name = "" }, ErrInvalidInput, "sp.requested_attributes[1]"},
+		{"requested attributes without display name", func(in *Input) { in.SP = federationSP(); in.SP.UIInfo.DisplayName = nil }, ErrInvalidInput, "sp.ui_info.display_name"},
+		{"entity category not a URI", func(in *Input) { in.SP = federationSP(); in.SP.EntityCategories[1] = "r&s" }, ErrInvalidInput, "sp.entity_categories[1]"},
+		{"assurance certification with a space", func(in *Input) {
+			in.SP = federationSP()
+			in.SP.AssuranceCertifications[0] = "https://refeds.org/ sirtfi"
+		}, ErrInvalidInput, "sp.assurance_certifications[0]"},
+		{"relative discovery response", func(in *Input) { in.SP = federationSP(); in.SP.DiscoveryResponse[1] = "/disco" }, ErrInvalidInput, "sp.discovery_response[1]"},
 		{"bad encryption method", func(in *Input) { in.EncryptionMethods = []string{"aes"} }, ErrInvalidInput, "encryption method 0"},
 		{"expired certificate", func(in *Input) {
 			in.Keys.Encryption = append(in.Keys.Encryption, genCred(t, "old", keys.UseEncryption, keys.RolePrevious, clock.Add(-48*time.Hour), clock.Add(-time.Hour)))

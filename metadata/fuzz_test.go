@@ -71,3 +71,27 @@ func FuzzETagMatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLint feeds arbitrary documents to Lint: it must return findings or
+// an error, never panic, for any bytes.
+func FuzzLint(f *testing.F) {
+	for _, name := range []string{"golden-unsigned.xml", "golden-signed-rsa-sha256.xml", "golden-federation.xml"} {
+		doc, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(doc)
+	}
+	f.Add([]byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" validUntil="x"><md:SPSSODescriptor/></md:EntityDescriptor>`))
+	f.Add([]byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"><md:SPSSODescriptor><md:KeyDescriptor><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>!!</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor></md:SPSSODescriptor></md:EntityDescriptor>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		findings, err := Lint(doc, LintOptions{Now: clock})
+		if err == nil {
+			for _, fd := range findings {
+				if fd.Rule == "" || fd.Message == "" {
+					t.Fatalf("empty finding %+v", fd)
+				}
+			}
+		}
+	})
+}

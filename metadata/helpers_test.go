@@ -48,6 +48,32 @@ func testSP() config.SP {
 	}
 }
 
+// federationSP is testSP with every federation element: mdui in two
+// languages with a logo, the REFEDS security contact, requested
+// attributes, entity categories, an assurance certification and two
+// discovery responses.
+func federationSP() config.SP {
+	s := testSP()
+	s.UIInfo = &config.UIInfo{
+		DisplayName:         map[string]string{"en": "Example Research Portal", "de": "Beispiel-Forschungsportal"},
+		Description:         map[string]string{"en": "Journals & data for researchers"},
+		InformationURL:      map[string]string{"en": "https://sp.example.com/about"},
+		PrivacyStatementURL: map[string]string{"en": "https://sp.example.com/privacy", "de": "https://sp.example.com/datenschutz"},
+		Logos:               []config.Logo{{URL: "https://sp.example.com/logo.png", Width: 80, Height: 60, Lang: "en"}, {URL: "https://sp.example.com/icon.png", Width: 16, Height: 16}},
+	}
+	s.Contacts = append(s.Contacts,
+		config.Contact{Type: "administrative", GivenName: "Grace", Email: "admin@example.com"},
+		config.Contact{Type: "security", GivenName: "CSIRT", Email: "csirt@example.com"})
+	s.RequestedAttributes = []config.RequestedAttribute{
+		{Name: "urn:oid:0.9.2342.19200300.100.1.3", FriendlyName: "mail", Required: true},
+		{Name: "urn:oid:1.3.6.1.4.1.5923.1.1.1.6", NameFormat: config.AttrNameFormatURI, FriendlyName: "eduPersonPrincipalName"},
+	}
+	s.EntityCategories = []string{"http://refeds.org/category/research-and-scholarship", "https://refeds.org/category/personalized"}
+	s.AssuranceCertifications = []string{"https://refeds.org/sirtfi"}
+	s.DiscoveryResponse = []string{"https://sp.example.com/saml/disco", "https://sp.example.com/saml/disco2"}
+	return s
+}
+
 // loadCred reads testdata/<name>.key and .crt (made by gen.sh).
 func loadCred(t testing.TB, name string, use keys.Use, role keys.Role) *keys.Credential {
 	t.Helper()

@@ -24,14 +24,19 @@ func TestSignedVerifiesWithXmlsec1(t *testing.T) {
 	xmlsec1 := tooltest.Path(t, "xmlsec1")
 	for _, tc := range []struct {
 		name, key, algorithm, wantMethod string
+		federation                       bool
 	}{
-		{"rsa default algorithm", "rsa-signing", "", "xmldsig-more#rsa-sha256"},
-		{"rsa-sha512", "rsa-signing", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", "xmldsig-more#rsa-sha512"},
-		{"ec default algorithm", "ec-signing", "", "xmldsig-more#ecdsa-sha256"},
-		{"ecdsa-sha384", "ec-signing", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384", "xmldsig-more#ecdsa-sha384"},
+		{"rsa with every federation element", "rsa-signing", "", "xmldsig-more#rsa-sha256", true},
+		{"rsa default algorithm", "rsa-signing", "", "xmldsig-more#rsa-sha256", false},
+		{"rsa-sha512", "rsa-signing", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512", "xmldsig-more#rsa-sha512", false},
+		{"ec default algorithm", "ec-signing", "", "xmldsig-more#ecdsa-sha256", false},
+		{"ecdsa-sha384", "ec-signing", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384", "xmldsig-more#ecdsa-sha384", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := testInput(t)
+			if tc.federation {
+				in.SP = federationSP()
+			}
 			in.SP.Metadata.Signed = true
 			in.SP.Metadata.SignatureAlgorithm = tc.algorithm
 			in.Keys.Signing = []*keys.Credential{loadCred(t, tc.key, keys.UseSigning, keys.RoleCurrent)}

@@ -30,7 +30,7 @@ func (a *app) metadataCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&signed, "signed", false, "sign the metadata with the signing key (as sp.metadata.signed: true does)")
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (0600, atomically) instead of stdout")
-	cmd.AddCommand(a.metadataPEMCmd())
+	cmd.AddCommand(a.metadataPEMCmd(), a.metadataLintCmd())
 	return cmd
 }
 
