@@ -476,7 +476,7 @@ func TestBindingURN(t *testing.T) {
 }
 
 // TestValidateBuiltConfig: Validate works on a Config built in code, not
-// only on loaded ones, and does not change it.
+// only on loaded ones (and fills its parsed values: TestValidateFillsParsed).
 func TestValidateBuiltConfig(t *testing.T) {
 	c, err := config.Load(config.LoadOptions{Env: noEnv})
 	if err != nil {
