@@ -1,12 +1,25 @@
 // Package config owns the daemon's configuration: the typed shape of the
 // YAML file, loading it with viper (file, SAMLKEYD_* environment, flags),
-// defaults, validation, and hot reload. It knows nothing of keys or HTTP.
+// defaults, validation, parsing what consumers need parsed (cron
+// schedules, networks) once at load, and hot reload. It knows nothing of
+// keys or HTTP.
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
 
 // Config is the whole daemon configuration. A *Config is immutable once
 // loaded and validated; a reload builds a new one.
+//
+// What the file writes as text and consumers need parsed (cron schedules,
+// metadata_fetchers networks) is parsed once, by Validate (Load and Parse
+// call it), into the fields named Parsed…: they are tagged "-", so they are
+// neither read from the file nor printed, and a Config built in code gets
+// them by calling Validate. Durations are typed when the file is decoded.
 type Config struct {
 	Listen        string `mapstructure:"listen" yaml:"listen"`
 	Data          string `mapstructure:"data" yaml:"data"`
@@ -109,6 +122,10 @@ type IdP struct {
 	// next key.
 	MetadataFetchers  []string `mapstructure:"metadata_fetchers" yaml:"metadata_fetchers,omitempty"`
 	MetadataUserAgent string   `mapstructure:"metadata_user_agent" yaml:"metadata_user_agent,omitempty"`
+
+	// ParsedFetchers is MetadataFetchers parsed by Validate, one network
+	// per entry (a single address is a /32 or /128).
+	ParsedFetchers []netip.Prefix `mapstructure:"-" yaml:"-"`
 }
 
 // Property is one system property, such as
@@ -151,6 +168,9 @@ type Check struct {
 	Schedule     string            `mapstructure:"schedule" yaml:"schedule"`
 	Timeout      time.Duration     `mapstructure:"timeout" yaml:"timeout"`
 	Headers      map[string]string `mapstructure:"headers" yaml:"headers,omitempty"`
+
+	// ParsedSchedule is Schedule parsed by Validate.
+	ParsedSchedule cron.Schedule `mapstructure:"-" yaml:"-"`
 }
 
 // Rotation holds the rotation policy per use; a nil policy means rotation
@@ -170,6 +190,9 @@ type RotationPolicy struct {
 	RetireAfter  time.Duration `mapstructure:"retire_after" yaml:"retire_after"`
 	MaxWait      time.Duration `mapstructure:"max_wait" yaml:"max_wait,omitempty"`
 	Schedule     string        `mapstructure:"schedule" yaml:"schedule"`
+
+	// ParsedSchedule is Schedule parsed by Validate.
+	ParsedSchedule cron.Schedule `mapstructure:"-" yaml:"-"`
 }
 
 // Alerts configures expiry thresholds and alert sinks.

@@ -119,6 +119,11 @@ func TestBadFixtures(t *testing.T) {
 			`idps[0].sign_logout_request: needs slo.location: there is no single logout endpoint to send signed requests to`,
 			`api.tokens[0].sha256: must be 64 hex digits, the SHA-256 of the token (printf %s "$TOKEN" | sha256sum)`,
 		}},
+		{"metadata-fetchers.yaml", nil, []string{
+			`idps[0].metadata_fetchers[1]: "idp.example.com" is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24`,
+			`idps[0].metadata_fetchers[2]: "2001:db8::/129" is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24`,
+			`idps[0].metadata_fetchers[3]: "fe80::1%eth0/64" carries an IPv6 zone (after %): write the address or network alone, like fe80::1 or fe80::/64`,
+		}},
 		{"metadata-durations.yaml", nil, []string{
 			`sp.clock_skew: must be between 0 and 1h, like 3m`,
 			`sp.metadata.cache_duration: 48h is longer than sp.metadata.valid_for (24h): caches would keep metadata past its validUntil`,
@@ -420,6 +425,9 @@ func structPaths(t reflect.Type, prefix string) []string {
 	var out []string
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "-" {
+			continue // parsed from another key, not a key itself
+		}
 		p := name
 		if prefix != "" {
 			p = prefix + "." + name
@@ -486,7 +494,7 @@ func TestBindingURN(t *testing.T) {
 }
 
 // TestValidateBuiltConfig: Validate works on a Config built in code, not
-// only on loaded ones, and does not change it.
+// only on loaded ones (and fills its parsed values: TestValidateFillsParsed).
 func TestValidateBuiltConfig(t *testing.T) {
 	c, err := config.Load(config.LoadOptions{Env: noEnv})
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 	"github.com/samlkeyd/samlkeyd/config"
 )
 
-// FuzzParse: any bytes give a config or an error, never a panic, and a
-// config that parses survives Marshal and Parse unchanged.
+// FuzzParse: any bytes give a config or an error, never a panic; a config
+// that parses has every parsed value filled and survives Marshal and Parse
+// unchanged.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob("testdata/*/*.yaml")
 	if err != nil {
@@ -27,6 +28,21 @@ func FuzzParse(f *testing.F) {
 		c, err := config.Parse(data)
 		if err != nil {
 			return
+		}
+		for i, ck := range c.Checks {
+			if ck.ParsedSchedule == nil {
+				t.Fatalf("checks[%d] %q loaded without its parsed schedule", i, ck.Schedule)
+			}
+		}
+		for _, r := range []*config.RotationPolicy{c.Rotation.Signing, c.Rotation.Encryption} {
+			if r != nil && r.ParsedSchedule == nil {
+				t.Fatalf("rotation %q loaded without its parsed schedule", r.Schedule)
+			}
+		}
+		for i, idp := range c.IdPs {
+			if len(idp.ParsedFetchers) != len(idp.MetadataFetchers) {
+				t.Fatalf("idps[%d]: %d fetchers parsed from %q", i, len(idp.ParsedFetchers), idp.MetadataFetchers)
+			}
 		}
 		out, err := config.Marshal(c)
 		if err != nil {

@@ -283,6 +283,9 @@ func Keys() []string { return leafKeys(reflect.TypeFor[Config](), "", nil) }
 func leafKeys(t reflect.Type, prefix string, out []string) []string {
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if tagName(f) == "-" {
+			continue // parsed by Validate, not read
+		}
 		key := prefix + tagName(f)
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {
@@ -329,6 +332,9 @@ func unknownKeys(out []error, raw any, t reflect.Type, path string) []error {
 		names := make([]string, 0, t.NumField())
 		for i := range t.NumField() {
 			n := tagName(t.Field(i))
+			if n == "-" {
+				continue
+			}
 			fields[n] = t.Field(i).Type
 			names = append(names, n)
 		}

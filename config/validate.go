@@ -96,15 +96,45 @@ func knownAlgorithm(registry map[string]string, s string) bool {
 	return false
 }
 
-// ScheduleParser parses cron specs the way the schedulers do: five fields
-// with an optional leading seconds field, or a descriptor such as
-// "@every 5m" or "@daily".
-func ScheduleParser() cron.Parser {
-	return cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-}
-
 // ErrRequired is a key that must be set and is not.
 var ErrRequired = errors.New("required")
+
+// scheduleHow says what a schedule looks like.
+const scheduleHow = `a cron spec ("0 3 * * *", with an optional seconds field) or a descriptor ("@daily", "@every 5m")`
+
+// ParseSchedule parses a cron spec: five fields with an optional leading
+// seconds field, or a descriptor such as "@every 5m" or "@daily". It is the
+// one parser of schedules: Validate fills the ParsedSchedule fields with it,
+// and the schedulers run what it returns, so a spec the config accepts is
+// one they run.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if spec == "" {
+		return nil, fmt.Errorf("%w: %s", ErrRequired, scheduleHow)
+	}
+	parser := cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	s, err := parser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", spec, err)
+	}
+	return s, nil
+}
+
+// parseFetcher parses one metadata_fetchers entry: a network, or a single
+// address as the network of just that address. An IPv6 zone is refused:
+// networks cannot carry one, and matching would ignore it.
+func parseFetcher(s string) (netip.Prefix, error) {
+	if pre, err := netip.ParsePrefix(s); err == nil {
+		return pre, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24", s)
+	}
+	if a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q carries an IPv6 zone (after %%): write the address or network alone, like fe80::1 or fe80::/64", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
 
 // problems collects field errors.
 type problems []error
@@ -124,6 +154,9 @@ func (p *problems) required(field, how string) {
 
 // Validate checks the whole configuration and returns every problem found,
 // joined (Problems splits them), each a *FieldError naming its key path.
+// It also fills the Parsed… fields from the text they are parsed from (nil
+// where that text is wrong), so a Config built in code gets them too; call
+// it before the Config is shared.
 func (c *Config) Validate() error {
 	var p problems
 	p.listen("listen", c.Listen)
@@ -257,14 +290,34 @@ func (p *problems) positive(field string, d time.Duration) {
 	}
 }
 
-func (p *problems) schedule(field, spec string) {
-	if spec == "" {
-		p.required(field, `a cron spec ("0 3 * * *", with an optional seconds field) or a descriptor ("@daily", "@every 5m")`)
-		return
+// schedule parses a schedule, reporting a problem and returning nil when it
+// is missing or wrong.
+func (p *problems) schedule(field, spec string) cron.Schedule {
+	s, err := ParseSchedule(spec)
+	if err != nil {
+		*p = append(*p, &FieldError{Field: field, Err: err})
 	}
-	if _, err := ScheduleParser().Parse(spec); err != nil {
-		p.add(field, "%q: %v", spec, err)
+	return s
+}
+
+// fetchers parses an IdP's metadata_fetchers, reporting each entry that is
+// not an address or network; nil when there are none or any is wrong.
+func (p *problems) fetchers(field string, list []string) []netip.Prefix {
+	var out []netip.Prefix
+	bad := false
+	for j, a := range list {
+		pre, err := parseFetcher(a)
+		if err != nil {
+			*p = append(*p, &FieldError{Field: fmt.Sprintf("%s[%d]", field, j), Err: err})
+			bad = true
+			continue
+		}
+		out = append(out, pre)
 	}
+	if bad {
+		return nil
+	}
+	return out
 }
 
 // unique reports a name that is empty or seen before in the same list.
@@ -347,7 +400,8 @@ func (p *problems) sp(sp *SP) {
 
 func (p *problems) idps(idps []IdP) {
 	seen := map[string]int{}
-	for i, idp := range idps {
+	for i := range idps {
+		idp := &idps[i]
 		f := fmt.Sprintf("idps[%d]", i)
 		p.unique(seen, "idps", i, idp.Name)
 		p.entityID(f+".entity_id", idp.EntityID)
@@ -387,13 +441,7 @@ func (p *problems) idps(idps []IdP) {
 		if idp.MetadataRefresh < 0 || (idp.MetadataRefresh > 0 && idp.MetadataRefresh < time.Minute) {
 			p.add(f+".metadata_refresh", "must be at least 1m, like 1h")
 		}
-		for j, a := range idp.MetadataFetchers {
-			if _, err := netip.ParsePrefix(a); err != nil {
-				if _, err := netip.ParseAddr(a); err != nil {
-					p.add(fmt.Sprintf("%s.metadata_fetchers[%d]", f, j), "%q is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24", a)
-				}
-			}
-		}
+		idp.ParsedFetchers = p.fetchers(f+".metadata_fetchers", idp.MetadataFetchers)
 		if idp.MetadataSigningCert != "" && idp.MetadataFile == "" && idp.MetadataURL == "" {
 			p.add(f+".metadata_signing_cert", "needs metadata_file or metadata_url")
 		}
@@ -462,7 +510,8 @@ func (p *problems) profiles(profiles []Profile) map[string]bool {
 
 func (p *problems) checks(checks []Check, profiles map[string]bool) {
 	seen := map[string]int{}
-	for i, c := range checks {
+	for i := range checks {
+		c := &checks[i]
 		f := fmt.Sprintf("checks[%d]", i)
 		p.unique(seen, "checks", i, c.Name)
 		if u, err := url.Parse(c.URL); err != nil || u.Scheme == "" || u.Hostname() == "" {
@@ -476,7 +525,7 @@ func (p *problems) checks(checks []Check, profiles map[string]bool) {
 				p.add(fmt.Sprintf("%s.expect_status[%d]", f, j), "%d is not an HTTP status", s)
 			}
 		}
-		p.schedule(f+".schedule", c.Schedule)
+		c.ParsedSchedule = p.schedule(f+".schedule", c.Schedule)
 		if c.Timeout < 0 {
 			p.add(f+".timeout", "must not be negative (0 means the default)")
 		}
@@ -507,7 +556,7 @@ func (p *problems) rotation(field string, r *RotationPolicy) {
 	if r.Validity > 0 && r.RotateBefore >= r.Validity {
 		p.add(field+".rotate_before", "%s is not shorter than validity (%s): every new key would be due at once", FormatDuration(r.RotateBefore), FormatDuration(r.Validity))
 	}
-	p.schedule(field+".schedule", r.Schedule)
+	r.ParsedSchedule = p.schedule(field+".schedule", r.Schedule)
 }
 
 func (p *problems) alerts(a *Alerts) {

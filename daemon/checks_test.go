@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/store"
 )
@@ -45,7 +47,7 @@ func TestCheckUsesKeystoreRecordAndFollowsProfileChange(t *testing.T) {
 
 	cfg := testConfig()
 	cfg.Profiles = []config.Profile{{Name: "mhttps", Keystore: baseSigningID, DefaultPort: 443, TrustStore: []string{"Partner server"}}}
-	cfg.Checks = []config.Check{{Name: "partner", URL: "mhttps://" + u.Host + "/health", Schedule: "@every 1h", Timeout: 5 * time.Second}}
+	cfg.Checks = []config.Check{{Name: "partner", URL: "mhttps://" + u.Host + "/health", Schedule: "@every 1h", ParsedSchedule: cron.Every(time.Hour), Timeout: 5 * time.Second}}
 	d := newDaemon(t, cfg, st)
 	h := d.Handler()
 

@@ -38,16 +38,14 @@ func fetchingIdP(idps []config.IdP, r *http.Request) string {
 		host = r.RemoteAddr
 	}
 	addr, _ := netip.ParseAddr(host)
+	addr = addr.Unmap().WithZone("") // config networks carry no zone
 	ua := r.UserAgent()
 	for _, p := range idps {
 		if p.MetadataUserAgent != "" && strings.Contains(ua, p.MetadataUserAgent) {
 			return p.Name
 		}
-		for _, f := range p.MetadataFetchers {
-			if pre, err := netip.ParsePrefix(f); err == nil && addr.IsValid() && pre.Contains(addr.Unmap()) {
-				return p.Name
-			}
-			if a, err := netip.ParseAddr(f); err == nil && a == addr.Unmap() {
+		for _, pre := range p.ParsedFetchers {
+			if pre.Contains(addr) {
 				return p.Name
 			}
 		}

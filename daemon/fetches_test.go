@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -11,12 +12,14 @@ import (
 
 func TestFetchingIdP(t *testing.T) {
 	idps := []config.IdP{
-		{Name: "corp", MetadataFetchers: []string{"192.0.2.0/24", "2001:db8::7"}},
+		{Name: "corp", MetadataFetchers: []string{"192.0.2.0/24", "2001:db8::7"}, // as config validation parses them:
+			ParsedFetchers: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::7/128")}},
 		{Name: "partner", MetadataUserAgent: "PartnerSAML"},
 	}
 	for _, tc := range []struct{ remote, ua, want string }{
 		{"192.0.2.44:5000", "curl", "corp"},
 		{"[2001:db8::7]:443", "", "corp"},
+		{"[2001:db8::8]:443", "", ""},
 		{"[::ffff:192.0.2.9]:1", "", "corp"},
 		{"198.51.100.1:1", "PartnerSAML/3", "partner"},
 		{"198.51.100.1:1", "curl", ""},

@@ -289,19 +289,21 @@ func (d *Daemon) rotate(ctx context.Context, use keys.Use, force bool) ([]lifecy
 // rotationSchedule starts a cron entry per configured use, on the policy's
 // schedule, in UTC. Schedules are read at start.
 func (d *Daemon) rotationSchedule(ctx context.Context) *cron.Cron {
-	c := cron.New(cron.WithParser(config.ScheduleParser()), cron.WithLocation(time.UTC))
+	c := cron.New(cron.WithLocation(time.UTC))
 	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
 		pc := policyFor(d.cfg, use)
 		if pc == nil {
 			continue
 		}
-		if _, err := c.AddFunc(pc.Schedule, func() {
+		if pc.ParsedSchedule == nil { // a config built in code and not validated
+			d.log.Error("rotation not scheduled", "use", use, "schedule", pc.Schedule, "err", "schedule not parsed")
+			continue
+		}
+		c.Schedule(pc.ParsedSchedule, cron.FuncJob(func() {
 			if _, err := d.rotate(ctx, use, false); err != nil {
 				d.log.Error("rotation failed", "use", use, "err", err)
 			}
-		}); err != nil {
-			d.log.Error("rotation not scheduled", "use", use, "schedule", pc.Schedule, "err", err)
-		}
+		}))
 	}
 	c.Start()
 	return c

@@ -31,7 +31,7 @@ func TestBuild(t *testing.T) {
 	}
 	good := []config.Profile{{Name: "mhttps", Keystore: "Partner mTLS", DefaultPort: 8443}}
 	check := func(name, url string) config.Check {
-		return config.Check{Name: name, URL: url, Schedule: "@every 5m"}
+		return parsed(t, config.Check{Name: name, URL: url, Schedule: "@every 5m"})
 	}
 	t.Run("valid", func(t *testing.T) {
 		checks, err := Build(good, []config.Check{check("a", "mhttps://a.example/"), check("b", "MHTTPS://b.example:9/")}, resolve)

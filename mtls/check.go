@@ -37,24 +37,6 @@ const DefaultTimeout = 10 * time.Second
 // a server's certificate error page, never the whole body.
 const maxBody = 4 << 10
 
-// scheduleParser accepts five- or six-field specs (seconds optional) and
-// descriptors such as @every 5m and @daily: the parser config validation
-// uses, so a spec the config accepts is one the scheduler runs.
-var scheduleParser = config.ScheduleParser()
-
-// ParseSchedule parses a check's schedule: a cron expression with an
-// optional leading seconds field, or a descriptor (@every 5m, @hourly).
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	if strings.TrimSpace(spec) == "" {
-		return nil, errors.New("schedule is empty: use a cron expression such as \"*/5 * * * *\" or \"@every 5m\"")
-	}
-	s, err := scheduleParser.Parse(spec)
-	if err != nil {
-		return nil, fmt.Errorf("schedule %q: %w", spec, err)
-	}
-	return s, nil
-}
-
 // Check is one validated health check bound to its protocol profile. A
 // Check is immutable; a config reload or key rotation builds a new one.
 // It is safe for concurrent use.
@@ -77,7 +59,8 @@ type Check struct {
 	headers  http.Header
 }
 
-// NewCheck validates cfg and binds it to a profile. A URL whose scheme is a
+// NewCheck validates cfg and binds it to a profile; it runs on
+// cfg.ParsedSchedule, which config validation fills. A URL whose scheme is a
 // profile name (mhttps://host[:port]/path) uses that profile and its default
 // port; an https:// URL uses cfg.Profile and port 443.
 func NewCheck(cfg config.Check, profiles map[string]*Profile) (*Check, error) {
@@ -150,8 +133,8 @@ func NewCheck(cfg config.Check, profiles map[string]*Profile) (*Check, error) {
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
-	if c.schedule, err = ParseSchedule(cfg.Schedule); err != nil {
-		return fail("schedule", err)
+	if c.schedule = cfg.ParsedSchedule; c.schedule == nil {
+		return fail("schedule", fmt.Errorf("%q was not parsed: load the config with config.Load, or call Config.Validate on one built in code", cfg.Schedule))
 	}
 	c.headers = http.Header{}
 	for k, v := range cfg.Headers {

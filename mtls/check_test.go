@@ -68,7 +68,7 @@ func startGoServer(t testing.TB, p *testPKI, o goServerOpts) string {
 
 func newTestCheck(t testing.TB, prof *Profile, url string, mut func(*config.Check)) *Check {
 	t.Helper()
-	cfg := config.Check{Name: "partner", URL: url, Schedule: "@every 5m", Timeout: 5 * time.Second}
+	cfg := parsed(t, config.Check{Name: "partner", URL: url, Schedule: "@every 5m", Timeout: 5 * time.Second})
 	if mut != nil {
 		mut(&cfg)
 	}

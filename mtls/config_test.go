@@ -77,7 +77,7 @@ func TestNewCheck(t *testing.T) {
 	}
 	profiles := map[string]*Profile{"mhttps": mh}
 	base := func(url string) config.Check {
-		return config.Check{Name: "partner", URL: url, Schedule: "@every 5m"}
+		return parsed(t, config.Check{Name: "partner", URL: url, Schedule: "@every 5m"})
 	}
 	t.Run("valid", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -133,8 +133,8 @@ func TestNewCheck(t *testing.T) {
 			want: `check "partner" headers: "X Bad" is not a header name`},
 		{name: "header injection", mut: func(c *config.Check) { c.Headers = map[string]string{"X-A": "v\r\nX-B: w"} },
 			want: `check "partner" headers: value of "X-A" contains a line break`},
-		{name: "empty schedule", mut: func(c *config.Check) { c.Schedule = "" },
-			want: `check "partner" schedule: schedule is empty: use a cron expression such as "*/5 * * * *" or "@every 5m"`},
+		{name: "schedule not parsed", mut: func(c *config.Check) { c.ParsedSchedule = nil },
+			want: `check "partner" schedule: "@every 5m" was not parsed: load the config with config.Load, or call Config.Validate on one built in code`},
 		{name: "no name", mut: func(c *config.Check) { c.Name = "" }, want: `check: name is empty`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,40 +151,13 @@ func TestNewCheck(t *testing.T) {
 	}
 }
 
-// TestParseSchedule: seconds are optional, descriptors work, and a bad spec
-// is an error when the config is validated.
-func TestParseSchedule(t *testing.T) {
-	from := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		spec string
-		next time.Time // zero = must fail
-	}{
-		{"*/5 * * * *", from.Add(5 * time.Minute)},
-		{"30 */5 * * * *", from.Add(30 * time.Second)},
-		{"@every 90s", from.Add(90 * time.Second)},
-		{"@hourly", from.Add(time.Hour)},
-		{"0 0 * * *", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
-		{"61 * * * *", time.Time{}},
-		{"* * * *", time.Time{}},
-		{"* * * * * * *", time.Time{}},
-		{"@every 5 minutes", time.Time{}},
-		{"@fortnightly", time.Time{}},
-		{"bogus", time.Time{}},
-	} {
-		t.Run(tc.spec, func(t *testing.T) {
-			s, err := ParseSchedule(tc.spec)
-			if tc.next.IsZero() {
-				if err == nil {
-					t.Fatalf("spec %q parsed; want an error", tc.spec)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := s.Next(from); !got.Equal(tc.next) {
-				t.Errorf("next %s, want %s", got, tc.next)
-			}
-		})
+// parsed returns c as config validation leaves it: its schedule parsed.
+func parsed(t testing.TB, c config.Check) config.Check {
+	t.Helper()
+	s, err := config.ParseSchedule(c.Schedule)
+	if err != nil {
+		t.Fatalf("check %q: %v", c.Name, err)
 	}
+	c.ParsedSchedule = s
+	return c
 }

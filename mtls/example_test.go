@@ -30,11 +30,18 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// config.Load parses each check's schedule; a check built in code
+	// parses its own.
+	every5m, err := config.ParseSchedule("@every 5m")
+	if err != nil {
+		log.Fatal(err)
+	}
 	check, err := mtls.NewCheck(config.Check{
-		Name:     "partner",
-		URL:      "mhttps://" + partner.Listener.Addr().String() + "/health",
-		Schedule: "@every 5m",
-		Timeout:  10 * time.Second,
+		Name:           "partner",
+		URL:            "mhttps://" + partner.Listener.Addr().String() + "/health",
+		Schedule:       "@every 5m",
+		ParsedSchedule: every5m,
+		Timeout:        10 * time.Second,
 	}, map[string]*mtls.Profile{profile.Name(): profile})
 	if err != nil {
 		log.Fatal(err)

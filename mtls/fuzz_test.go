@@ -104,9 +104,13 @@ func FuzzNewCheck(f *testing.F) {
 	prof := p.profile(f, p.good)
 	profiles := map[string]*Profile{"mhttps": prof}
 	f.Fuzz(func(t *testing.T, url, spec, method string) {
-		c, err := NewCheck(config.Check{Name: "fuzz", URL: url, Schedule: spec, Method: method, Profile: "mhttps"}, profiles)
+		sched, serr := config.ParseSchedule(spec) // nil on error: NewCheck must then refuse
+		c, err := NewCheck(config.Check{Name: "fuzz", URL: url, Schedule: spec, ParsedSchedule: sched, Method: method, Profile: "mhttps"}, profiles)
 		if err != nil {
 			return
+		}
+		if serr != nil {
+			t.Fatalf("accepted a check whose schedule %q does not parse: %v", spec, serr)
 		}
 		if c.target.Scheme != "https" || c.host == "" || c.port < 1 || c.port > 65535 || !isToken(c.method) {
 			t.Fatalf("accepted %q %q %q as %s %s port %d", url, spec, method, c.method, c.target, c.port)

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/samlkeyd/samlkeyd/store"
 )
 
-// CheckResultStore is the store's check-results table; *store.Store
-// satisfies it. Implementations MUST be safe for concurrent use.
+// CheckResultStore keeps check results as JSON rows, in plain values;
+// *store.Store satisfies it. Implementations MUST be safe for concurrent
+// use.
 type CheckResultStore interface {
+	// AddCheckResult keeps one result of the check, and only the newest
+	// keep results of it.
 	AddCheckResult(ctx context.Context, check string, at time.Time, ok bool, result []byte, keep int) error
-	CheckResults(ctx context.Context, check string, n int) ([]store.CheckResult, error)
+	// CheckResultsJSON returns the newest n results of the check as they
+	// were added, newest first (n <= 0: all that are kept).
+	CheckResultsJSON(ctx context.Context, check string, n int) ([][]byte, error)
 }
 
 // StoreRecorder is the Recorder that persists each Result as JSON in the
@@ -50,15 +53,15 @@ func (s StoreRecorder) LastCheck(ctx context.Context, check string) (*Result, er
 // History returns the newest n stored results of the check, newest first
 // (n <= 0: all that are kept).
 func (s StoreRecorder) History(ctx context.Context, check string, n int) ([]*Result, error) {
-	rows, err := s.Store.CheckResults(ctx, check, n)
+	rows, err := s.Store.CheckResultsJSON(ctx, check, n)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*Result, 0, len(rows))
 	for i, row := range rows {
 		r := new(Result)
-		if err := json.Unmarshal(row.Result, r); err != nil {
-			return nil, fmt.Errorf("read check %q result %d (at %s): %w", check, i, row.At.Format(time.RFC3339), err)
+		if err := json.Unmarshal(row, r); err != nil {
+			return nil, fmt.Errorf("read check %q result %d (newest first): %w", check, i, err)
 		}
 		out = append(out, r)
 	}

@@ -107,7 +107,6 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 	}
 	s.cron = cron.New(
 		cron.WithLocation(o.Location),
-		cron.WithParser(scheduleParser),
 		cron.WithLogger(cronLogger{log: o.Logger}),
 	)
 	return s

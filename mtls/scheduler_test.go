@@ -68,7 +68,7 @@ func closedPortURL(t testing.TB) string {
 
 func scheduledCheck(t testing.TB, prof *Profile, name, url, spec string) *Check {
 	t.Helper()
-	c, err := NewCheck(config.Check{Name: name, URL: url, Schedule: spec, Timeout: 5 * time.Second}, map[string]*Profile{prof.Name(): prof})
+	c, err := NewCheck(parsed(t, config.Check{Name: name, URL: url, Schedule: spec, Timeout: 5 * time.Second}), map[string]*Profile{prof.Name(): prof})
 	if err != nil {
 		t.Fatal(err)
 	}

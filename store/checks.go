@@ -95,3 +95,18 @@ func (s *Store) CheckResults(ctx context.Context, check string, n int) ([]CheckR
 	}
 	return out, nil
 }
+
+// CheckResultsJSON returns the JSON of the newest n results of the named
+// check, newest first (n <= 0: all of them): CheckResults in plain values,
+// so mtls.StoreRecorder can read them without knowing this package.
+func (s *Store) CheckResultsJSON(ctx context.Context, check string, n int) ([][]byte, error) {
+	rows, err := s.CheckResults(ctx, check, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(rows))
+	for i, r := range rows {
+		out[i] = r.Result
+	}
+	return out, nil
+}

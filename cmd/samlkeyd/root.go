@@ -22,7 +22,6 @@ type app struct {
 	data          string
 	databaseURL   string
 	masterKeyFile string
-	logLevel      string
 	flags         *pflag.FlagSet // the running command's parsed flags, for config.Load
 }
 
@@ -49,7 +48,8 @@ func (a *app) root() *cobra.Command {
 	pf.StringVar(&a.data, "data", "", "data directory: SQLite store and master key (default ./samlkeyd-data)")
 	pf.StringVar(&a.databaseURL, "database-url", "", "PostgreSQL URL of a store shared by several replicas (instead of SQLite)")
 	pf.StringVar(&a.masterKeyFile, "master-key-file", "", "file holding the master key that seals passwords (default <data>/master.key)")
-	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	// Read through config.Load, as log_level, like every other key.
+	pf.String("log-level", "info", "log level: debug, info, warn, error (overrides log_level and SAMLKEYD_LOG_LEVEL)")
 
 	root.AddCommand(
 		a.serveCmd(),
@@ -69,10 +69,12 @@ func (a *app) root() *cobra.Command {
 	return root
 }
 
-// logger returns the logger commands use: text to stderr at --log-level.
-func (a *app) logger() *slog.Logger {
+// logger returns the logger commands use: text to stderr at the loaded
+// config's log_level, which config.Load takes from --log-level, else
+// SAMLKEYD_LOG_LEVEL, else the file, else info (and has validated).
+func (a *app) logger(cfg *config.Config) *slog.Logger {
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(strings.ToUpper(a.logLevel))); err != nil {
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
 		lvl = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))

@@ -46,7 +46,7 @@ until they do. A running daemon sees the change within seconds.`,
 			var steps []lifecycle.Step
 			ran, err := st.WithLock(cmd.Context(), "rotation:"+use, func(ctx context.Context) error {
 				var err error
-				steps, err = daemon.Rotate(ctx, cfg, st, u, daemon.RotateOptions{Force: now, Logger: a.logger()})
+				steps, err = daemon.Rotate(ctx, cfg, st, u, daemon.RotateOptions{Force: now, Logger: a.logger(cfg)})
 				return err
 			})
 			for _, s := range steps {

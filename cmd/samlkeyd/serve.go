@@ -39,12 +39,12 @@ SIGTERM or SIGINT shuts down gracefully.`,
 
 func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 	start := time.Now()
-	log := a.logger()
 	load := func() (*config.Config, error) { return a.effectiveConfig(cmd) }
 	cfg, err := load()
 	if err != nil {
 		return err
 	}
+	log := a.logger(cfg)
 	st, err := a.openStoreFor(ctx, cfg)
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func (a *app) buildSnapshot(ctx context.Context, cmd *cobra.Command, edit func(*
 		return err
 	}
 	defer st.Close()
-	opts := daemon.BuildOptions{Logger: a.logger()}
+	opts := daemon.BuildOptions{Logger: a.logger(cfg)}
 	if fetchIdPMetadata {
 		if opts.IdPMetadata, err = daemon.FetchIdPMetadata(ctx, cfg, nil); err != nil {
 			return err

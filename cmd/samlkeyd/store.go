@@ -27,7 +27,9 @@ func (a *app) storeOptions() (store.Options, error) {
 // storeOptionsFor is storeOptions for an already loaded config. The master
 // key itself comes from SAMLKEYD_MASTER_KEY, never from the config file.
 func (a *app) storeOptionsFor(cfg *config.Config) store.Options {
-	o := store.Options{Logger: a.logger(), DataDir: cfg.Data, DatabaseURL: cfg.DatabaseURL, MasterKeyFile: cfg.MasterKeyFile}
+	log := a.logger(cfg)
+	log.Debug("store location", "data", cfg.Data, "database_url", cfg.Redacted().DatabaseURL, "master_key_file", cfg.MasterKeyFile)
+	o := store.Options{Logger: log, DataDir: cfg.Data, DatabaseURL: cfg.DatabaseURL, MasterKeyFile: cfg.MasterKeyFile}
 	if k := os.Getenv("SAMLKEYD_MASTER_KEY"); k != "" {
 		o.MasterKey = secret.FromString(k)
 	}
