@@ -23,7 +23,7 @@ func TestLoadFileKDFBudget(t *testing.T) {
 	if !errors.As(err, &be) {
 		t.Fatalf("err = %v, want a KDF budget error", err)
 	}
-	for _, want := range []string{path, "budget of 10000000"} {
+	for _, want := range []string{path, "budget of 8000000"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

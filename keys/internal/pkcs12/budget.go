@@ -16,11 +16,12 @@ import (
 // MaxIterations caps one derivation; without a sum, a 10 KB file repeating
 // a 2^20-iteration key bag 30 times cost 6 s to refuse and 1 MiB ten
 // minutes. One unit took 137-167 ns on the shared 2-core machine where the
-// weights were measured (BenchmarkKDFIteration), so the budget is 1.4-1.7 s
-// there. keytool's defaults cost 110000 units for a one-key file (MAC
-// 10000, certificates and key 50000 each), openssl 3's 22528: the budget
-// holds about 90 keytool keys.
-const KDFBudget = 10_000_000
+// weights were measured (BenchmarkKDFIteration), 329 ns under a load of
+// 10-14, so the budget is 1.1-1.3 s there, 2.6 s under that load.
+// keytool's defaults cost 110000 units for a one-key file (MAC 10000,
+// certificates and key 50000 each), openssl 3's 22528: the budget holds
+// about 70 keytool keys.
+const KDFBudget = 8_000_000
 
 // Cost of one iteration per output block, in KDFBudget units, by hash
 // output size (20 SHA-1, 32 SHA-256, 64 SHA-512): the highest ratio to the
