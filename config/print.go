@@ -13,12 +13,14 @@ import (
 // Masked replaces a secret in Redacted's copy, as url.URL.Redacted does.
 const Masked = "xxxxx"
 
-// Redacted returns a copy of c fit to print: the password of database_url
-// (URL userinfo, a password= parameter or a key=value password), the
-// passwords of the alert webhook, IdP metadata and check URLs, and every
-// check header value (they often carry credentials) are replaced by Masked.
-// Token hashes are not secret and stay. The copy shares the unmasked parts
-// with c; like every *Config, treat it as immutable.
+// Redacted returns a copy of c fit to print: in database_url, the alert
+// webhook, IdP metadata and check URLs, the password of the URL's userinfo
+// and every parameter whose name contains password, passwd, passphrase,
+// secret or token (any case: pgx reads sslpassword) — in a query string or
+// a key=value connection string — and every check header value (they often
+// carry credentials) are replaced by Masked. Token hashes are not secret
+// and stay. The copy shares the unmasked parts with c; like every *Config,
+// treat it as immutable.
 func (c *Config) Redacted() *Config {
 	r := *c
 	r.DatabaseURL = redactURL(c.DatabaseURL)
@@ -45,8 +47,26 @@ func (c *Config) Redacted() *Config {
 	return &r
 }
 
-// dsnPassword finds a password in a key=value connection string.
-var dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+// secretWords mark a parameter whose value is a secret.
+var secretWords = []string{"password", "passwd", "passphrase", "secret", "token"}
+
+func isSecretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// dsnParam finds the key=value pairs of a key=value connection string
+// (libpq's form: values bare or single-quoted with backslash escapes).
+var dsnParam = regexp.MustCompile(`([A-Za-z_][\w.-]*)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']*)`)
+
+// userinfoPassword finds user:password@ after a scheme, for strings that
+// url.Parse refuses.
+var userinfoPassword = regexp.MustCompile(`(://[^/?#@:]*:)[^/?#@]*@`)
 
 func redactURL(s string) string {
 	if s == "" {
@@ -55,16 +75,40 @@ func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Opaque != "" {
 		// not a URL: perhaps a key=value connection string
-		return dsnPassword.ReplaceAllString(s, "${1}"+Masked)
+		s = userinfoPassword.ReplaceAllString(s, "${1}"+Masked+"@")
+		return dsnParam.ReplaceAllStringFunc(s, func(m string) string {
+			p := dsnParam.FindStringSubmatch(m)
+			if !isSecretKey(p[1]) {
+				return m
+			}
+			return p[1] + p[2] + Masked
+		})
 	}
 	if _, ok := u.User.Password(); ok {
 		u.User = url.UserPassword(u.User.Username(), Masked)
 	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", Masked)
-		u.RawQuery = q.Encode()
-	}
+	u.RawQuery = redactQuery(u.RawQuery)
 	return u.String()
+}
+
+// redactQuery masks the secret parameters of a raw query, keeping the
+// order and encoding of the others.
+func redactQuery(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if isSecretKey(k) {
+			ek, _, _ := strings.Cut(p, "=")
+			parts[i] = ek + "=" + Masked
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 // durationString matches time.Duration.String output with zero tails.

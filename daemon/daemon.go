@@ -23,6 +23,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/alert"
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/idpmeta"
 	"github.com/samlkeyd/samlkeyd/metadata"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
@@ -39,7 +40,7 @@ type Options struct {
 	Rand         io.Reader            // nil = crypto/rand
 	PollInterval time.Duration        // store change-counter poll; 0 = 2s
 	Registry     *prometheus.Registry // nil = a new registry
-	HTTPClient   *http.Client         // fetches IdP metadata_url; nil = http.DefaultClient
+	HTTPClient   *http.Client         // transport for IdP metadata_url fetches (idpmeta rules still apply); nil = idpmeta.NewTransport
 }
 
 // Daemon serves one snapshot at a time. All methods are safe for concurrent
@@ -55,8 +56,9 @@ type Daemon struct {
 	checks          *mtls.Scheduler
 	alerts          *alert.Dispatcher
 
-	replay  sp.ReplayCache    // assertion IDs seen, kept across snapshots
-	idpMeta *idpMetadataStore // IdP metadata fetched from metadata_url
+	replay      sp.ReplayCache   // assertion IDs seen, kept across snapshots
+	idpMeta     *idpmeta.Cache   // IdP metadata fetched from metadata_url
+	metaFetcher *idpmeta.Fetcher // fetches metadata_url
 
 	pollFailed pollFailure // touched by pollOnce only (one goroutine)
 	fetches    fetchLog    // metadata fetches by IdP last written to the store
@@ -81,8 +83,9 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config,
-		replay: sp.NewMemoryReplayCache(100_000), idpMeta: newIdPMetadataStore(),
-		fetches: fetchLog{last: map[string]recordedFetch{}}}
+		replay: sp.NewMemoryReplayCache(100_000), idpMeta: idpmeta.NewCache(),
+		metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
+		fetches:     fetchLog{last: map[string]recordedFetch{}}}
 	d.metrics = newMetrics(o.Registry, d)
 	d.metadataHandler = metadata.NewHandler(d, o.Logger)
 	alerts, err := newAlerts(o.Config.Alerts, o.Store, o)

@@ -17,7 +17,10 @@ const pkcs12Iterations = 10000
 
 func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error) {
 	bags, err := pkcs12.DecodeEntries(data, storePass.Reveal(), keyPass.Reveal())
+	var budget *pkcs12.KDFBudgetError
 	switch {
+	case errors.As(err, &budget):
+		return nil, fmt.Errorf("read PKCS#12: %w; if the file is genuine, export it again with keytool's or openssl's default iteration counts", err)
 	case errors.Is(err, pkcs12.ErrIncorrectPassword):
 		return nil, fmt.Errorf("PKCS#12 MAC check failed: %w (or the file was altered)", ErrWrongStorePassword)
 	case errors.Is(err, pkcs12.ErrKeyPassword):

@@ -4,7 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
+
+// staleTempAge is the age past which a temporary file of writeAtomic is
+// taken as left by a killed process (kill -9 during keystore import) and
+// removed by the next write of the same file. No write takes this long.
+const staleTempAge = time.Hour
 
 // WriteFile writes data to path atomically with mode 0600: it writes a
 // temporary file in the same directory, fsyncs it, renames it over path and
@@ -28,6 +35,7 @@ func CreateFile(path string, data []byte) error {
 // and hands it to place (rename or link) to become path.
 func writeAtomic(path string, data []byte, place func(tmp, path string) error) (err error) {
 	dir := filepath.Dir(path)
+	removeStaleTemps(dir, filepath.Base(path), time.Now())
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %q: %w", path, err)
@@ -59,4 +67,27 @@ func writeAtomic(path string, data []byte, place func(tmp, path string) error) (
 		_ = d.Close()
 	}
 	return nil
+}
+
+// removeStaleTemps removes, best effort, the temporary files writeAtomic
+// left beside name in dir (".NAME.tmp-" and os.CreateTemp's digits) that
+// are regular files older than staleTempAge. Other files, and the temporary
+// files of a write in progress, are left alone.
+func removeStaleTemps(dir, name string, now time.Time) {
+	prefix := "." + name + ".tmp-"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || strings.Trim(rest, "0123456789") != "" || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) < staleTempAge {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
 }

@@ -10,6 +10,9 @@ import (
 )
 
 func main() {
+	if err := disableCoreDumps(); err != nil {
+		fmt.Fprintln(os.Stderr, "samlkeyd: warning:", err)
+	}
 	if err := newApp(os.Stdin, os.Stdout, os.Stderr).root().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "samlkeyd:", err)
 		os.Exit(exitCode(err))

@@ -119,6 +119,11 @@ PY
 # A trusted certificate in the keytool JKS too, as the reference imports one.
 keytool -importcert -noprompt -alias root -file root.pem -keystore keytool.jks -storepass $SP 2>/dev/null
 
+# The KDF bomb of issue 13: one PBKDF2 key bag of 2^20 iterations repeated
+# 30 times (9.7 KB, password storepass1); no tool writes it, the pkcs12
+# package's test helper does.
+go test ../internal/pkcs12 -count=1 -run TestWriteKDFBomb -args -kdf-bomb="$PWD/kdf-bomb.p12" >/dev/null
+
 # Garbage and empty input.
 printf 'this is not a keystore\n' > garbage.der
 : > empty.der

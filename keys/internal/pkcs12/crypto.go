@@ -20,8 +20,6 @@ import (
 	"hash"
 	"io"
 
-	"golang.org/x/crypto/pbkdf2"
-
 	"github.com/samlkeyd/samlkeyd/keys/internal/pkcs12/internal/rc2"
 )
 
@@ -97,6 +95,10 @@ type pbeParams struct {
 }
 
 func pbeCipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.Block, []byte, error) {
+	return (*kdfBudget)(nil).pbeCipherFor(algorithm, password)
+}
+
+func (b *kdfBudget) pbeCipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.Block, []byte, error) {
 	var cipherType pbeCipher
 
 	switch {
@@ -116,7 +118,7 @@ func pbeCipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.B
 			return nil, nil, err
 		}
 		utf8Password := []byte(originalPassword)
-		return pbes2CipherFor(algorithm, utf8Password)
+		return b.pbes2CipherFor(algorithm, utf8Password)
 	default:
 		return nil, nil, NotImplementedError("pbe algorithm " + algorithm.Algorithm.String() + " is not supported")
 	}
@@ -127,6 +129,9 @@ func pbeCipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.B
 	}
 
 	if err := checkIterations(params.Iterations); err != nil {
+		return nil, nil, err
+	}
+	if err := b.spendPBES1(cipherType, params.Iterations); err != nil {
 		return nil, nil, err
 	}
 	key := cipherType.deriveKey(params.Salt, password, params.Iterations)
@@ -141,7 +146,11 @@ func pbeCipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.B
 }
 
 func pbDecrypterFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.BlockMode, int, error) {
-	block, iv, err := pbeCipherFor(algorithm, password)
+	return (*kdfBudget)(nil).pbDecrypterFor(algorithm, password)
+}
+
+func (b *kdfBudget) pbDecrypterFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.BlockMode, int, error) {
+	block, iv, err := b.pbeCipherFor(algorithm, password)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -150,7 +159,11 @@ func pbDecrypterFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher
 }
 
 func pbDecrypt(info decryptable, password []byte) (decrypted []byte, err error) {
-	cbc, blockSize, err := pbDecrypterFor(info.Algorithm(), password)
+	return (*kdfBudget)(nil).pbDecrypt(info, password)
+}
+
+func (b *kdfBudget) pbDecrypt(info decryptable, password []byte) (decrypted []byte, err error) {
+	cbc, blockSize, err := b.pbDecrypterFor(info.Algorithm(), password)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +222,7 @@ type pbkdf2Params struct {
 	Prf        pkix.AlgorithmIdentifier `asn1:"optional"`
 }
 
-func pbes2CipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.Block, []byte, error) {
+func (b *kdfBudget) pbes2CipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher.Block, []byte, error) {
 	var params pbes2Params
 	if err := unmarshal(algorithm.Parameters.FullBytes, &params); err != nil {
 		return nil, nil, err
@@ -254,10 +267,10 @@ func pbes2CipherFor(algorithm pkix.AlgorithmIdentifier, password []byte) (cipher
 		return nil, nil, NotImplementedError("pbes2 algorithm " + params.EncryptionScheme.Algorithm.String() + " is not supported")
 	}
 
-	if err := checkIterations(kdfParams.Iterations); err != nil {
+	key, err := b.pbkdf2Key(password, kdfParams.Salt.Bytes, kdfParams.Iterations, keyLen, prf)
+	if err != nil {
 		return nil, nil, err
 	}
-	key := pbkdf2.Key(password, kdfParams.Salt.Bytes, kdfParams.Iterations, keyLen, prf)
 	iv := params.EncryptionScheme.Parameters.Bytes
 
 	block, err := aes.NewCipher(key)

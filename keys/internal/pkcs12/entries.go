@@ -47,6 +47,11 @@ type Bag struct {
 // The passwords are UTF-8 bytes; the caller keeps and zeroes them, and the
 // UCS-2 copies made here are zeroed before returning.
 func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, error) {
+	return newKDFBudget().decodeEntries(pfxData, storePassword, keyPassword)
+}
+
+// decodeEntries is DecodeEntries spending at most b's KDF budget.
+func (b *kdfBudget) decodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, error) {
 	encStore, err := bmpPassword(storePassword)
 	if err != nil {
 		return nil, err
@@ -57,7 +62,7 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, er
 		return nil, err
 	}
 	defer clear(encKey)
-	bags, used, err := getSafeContents(pfxData, encStore, 1, 64)
+	bags, used, err := b.getSafeContents(pfxData, encStore, 1, 64)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +71,7 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, er
 	}
 	var out []Bag
 	for _, bag := range bags {
-		var b Bag
+		var e Bag
 		for _, a := range bag.Attributes {
 			switch {
 			case a.Id.Equal(oidFriendlyName):
@@ -74,7 +79,7 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, er
 				if err := unmarshal(a.Value.Bytes, &raw); err != nil {
 					return nil, fmt.Errorf("pkcs12: friendly name: %w", err)
 				}
-				if b.FriendlyName, err = decodeBMPString(raw.Bytes); err != nil {
+				if e.FriendlyName, err = decodeBMPString(raw.Bytes); err != nil {
 					return nil, fmt.Errorf("pkcs12: friendly name: %w", err)
 				}
 			case a.Id.Equal(oidLocalKeyID):
@@ -82,9 +87,9 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, er
 				if err := unmarshal(a.Value.Bytes, &id); err != nil {
 					return nil, fmt.Errorf("pkcs12: local key id: %w", err)
 				}
-				b.LocalKeyID = id
+				e.LocalKeyID = id
 			case a.Id.Equal(oidJavaTrustStore):
-				b.Trusted = true
+				e.Trusted = true
 			}
 		}
 		switch {
@@ -93,17 +98,18 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, er
 			if err != nil {
 				return nil, err
 			}
-			if b.Cert, err = x509.ParseCertificate(der); err != nil {
+			if e.Cert, err = x509.ParseCertificate(der); err != nil {
 				return nil, fmt.Errorf("pkcs12: certificate: %w", err)
 			}
 		case bag.Id.Equal(oidKeyBag):
-			if b.Key, err = x509.ParsePKCS8PrivateKey(bag.Value.Bytes); err != nil {
+			if e.Key, err = x509.ParsePKCS8PrivateKey(bag.Value.Bytes); err != nil {
 				return nil, fmt.Errorf("pkcs12: private key: %w", err)
 			}
 		case bag.Id.Equal(oidPKCS8ShroundedKeyBag):
-			if b.Key, err = decodePkcs8ShroudedKeyBag(bag.Value.Bytes, encKey); err != nil {
+			if e.Key, err = b.decodePkcs8ShroudedKeyBag(bag.Value.Bytes, encKey); err != nil {
 				var ni NotImplementedError
-				if errors.As(err, &ni) {
+				var be *KDFBudgetError
+				if errors.As(err, &ni) || errors.As(err, &be) {
 					return nil, err
 				}
 				return nil, ErrKeyPassword
@@ -111,7 +117,7 @@ func DecodeEntries(pfxData []byte, storePassword, keyPassword []byte) ([]Bag, er
 		default:
 			continue // CRL, secret and nested bags carry nothing samlkeyd uses
 		}
-		out = append(out, b)
+		out = append(out, e)
 	}
 	return out, nil
 }

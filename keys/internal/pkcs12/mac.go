@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-
-	"golang.org/x/crypto/pbkdf2"
 )
 
 type macData struct {
@@ -71,7 +69,7 @@ var (
 // PBMAC1 (RFC 8018) uses PBKDF2 for key derivation and supports various HMAC algorithms.
 // Unlike traditional PKCS#12 MAC algorithms, PBMAC1 gets all its parameters from
 // the Algorithm.Parameters field, ignoring macData.MacSalt and macData.Iterations.
-func doPBMAC1(algorithm pkix.AlgorithmIdentifier, message, password []byte) ([]byte, error) {
+func (b *kdfBudget) doPBMAC1(algorithm pkix.AlgorithmIdentifier, message, password []byte) ([]byte, error) {
 	var params pbmac1Params
 	if err := unmarshal(algorithm.Parameters.FullBytes, &params); err != nil {
 		return nil, fmt.Errorf("error decoding PBMAC1 parameters: %w", err)
@@ -138,10 +136,10 @@ func doPBMAC1(algorithm pkix.AlgorithmIdentifier, message, password []byte) ([]b
 	keyLen := kdfParams.KeyLength
 
 	// Derive key using PBKDF2
-	if err := checkIterations(kdfParams.Iterations); err != nil {
+	key, err := b.pbkdf2Key(password, kdfParams.Salt.Bytes, kdfParams.Iterations, keyLen, prf)
+	if err != nil {
 		return nil, err
 	}
-	key := pbkdf2.Key(password, kdfParams.Salt.Bytes, kdfParams.Iterations, keyLen, prf)
 
 	// Compute HMAC
 	mac := hmac.New(hFn, key)
@@ -150,6 +148,10 @@ func doPBMAC1(algorithm pkix.AlgorithmIdentifier, message, password []byte) ([]b
 }
 
 func doMac(macData *macData, message, password []byte) ([]byte, error) {
+	return (*kdfBudget)(nil).doMac(macData, message, password)
+}
+
+func (b *kdfBudget) doMac(macData *macData, message, password []byte) ([]byte, error) {
 	// Handle PBMAC1 separately - it uses its own parameters structure from Algorithm.Parameters
 	// and ignores macData.MacSalt and macData.Iterations fields
 	if macData.Mac.Algorithm.Algorithm.Equal(oidPBMAC1) {
@@ -160,26 +162,30 @@ func doMac(macData *macData, message, password []byte) ([]byte, error) {
 			return nil, err
 		}
 		utf8Password := []byte(originalPassword)
-		return doPBMAC1(macData.Mac.Algorithm, message, utf8Password)
+		return b.doPBMAC1(macData.Mac.Algorithm, message, utf8Password)
 	}
 
 	var hFn func() hash.Hash
 	var key []byte
+	var err error
 	if err := checkIterations(macData.Iterations); err != nil {
 		return nil, err
 	}
 	switch {
 	case macData.Mac.Algorithm.Algorithm.Equal(oidSHA1):
 		hFn = sha1.New
-		key = pbkdf(sha1Sum, 20, 64, macData.MacSalt, password, macData.Iterations, 3, 20)
+		key, err = b.pkcs12KDF(sha1Sum, 20, 64, macData.MacSalt, password, macData.Iterations, 3, 20)
 	case macData.Mac.Algorithm.Algorithm.Equal(oidSHA256):
 		hFn = sha256.New
-		key = pbkdf(sha256Sum, 32, 64, macData.MacSalt, password, macData.Iterations, 3, 32)
+		key, err = b.pkcs12KDF(sha256Sum, 32, 64, macData.MacSalt, password, macData.Iterations, 3, 32)
 	case macData.Mac.Algorithm.Algorithm.Equal(oidSHA512):
 		hFn = sha512.New
-		key = pbkdf(sha512Sum, 64, 128, macData.MacSalt, password, macData.Iterations, 3, 64)
+		key, err = b.pkcs12KDF(sha512Sum, 64, 128, macData.MacSalt, password, macData.Iterations, 3, 64)
 	default:
 		return nil, NotImplementedError("MAC digest algorithm not supported: " + macData.Mac.Algorithm.Algorithm.String())
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	mac := hmac.New(hFn, key)
@@ -188,7 +194,11 @@ func doMac(macData *macData, message, password []byte) ([]byte, error) {
 }
 
 func verifyMac(macData *macData, message, password []byte) error {
-	expectedMAC, err := doMac(macData, message, password)
+	return (*kdfBudget)(nil).verifyMac(macData, message, password)
+}
+
+func (b *kdfBudget) verifyMac(macData *macData, message, password []byte) error {
+	expectedMAC, err := b.doMac(macData, message, password)
 	if err != nil {
 		return err
 	}

@@ -326,7 +326,8 @@ func ToPEM(pfxData []byte, password string) ([]*pem.Block, error) {
 		return nil, ErrIncorrectPassword
 	}
 
-	bags, encodedPassword, err := getSafeContents(pfxData, encodedPassword, 2, 2)
+	budget := newKDFBudget()
+	bags, encodedPassword, err := budget.getSafeContents(pfxData, encodedPassword, 2, 2)
 
 	if err != nil {
 		return nil, err
@@ -334,7 +335,7 @@ func ToPEM(pfxData []byte, password string) ([]*pem.Block, error) {
 
 	blocks := make([]*pem.Block, 0, len(bags))
 	for _, bag := range bags {
-		block, err := convertBag(&bag, encodedPassword)
+		block, err := budget.convertBag(&bag, encodedPassword)
 		if err != nil {
 			return nil, err
 		}
@@ -344,7 +345,7 @@ func ToPEM(pfxData []byte, password string) ([]*pem.Block, error) {
 	return blocks, nil
 }
 
-func convertBag(bag *safeBag, password []byte) (*pem.Block, error) {
+func (b *kdfBudget) convertBag(bag *safeBag, password []byte) (*pem.Block, error) {
 	block := &pem.Block{
 		Headers: make(map[string]string),
 	}
@@ -368,7 +369,7 @@ func convertBag(bag *safeBag, password []byte) (*pem.Block, error) {
 	case bag.Id.Equal(oidPKCS8ShroundedKeyBag):
 		block.Type = privateKeyType
 
-		key, err := decodePkcs8ShroudedKeyBag(bag.Value.Bytes, password)
+		key, err := b.decodePkcs8ShroudedKeyBag(bag.Value.Bytes, password)
 		if err != nil {
 			return nil, err
 		}
@@ -449,7 +450,8 @@ func DecodeChain(pfxData []byte, password string) (privateKey interface{}, certi
 		return nil, nil, nil, err
 	}
 
-	bags, encodedPassword, err := getSafeContents(pfxData, encodedPassword, 1, 2)
+	budget := newKDFBudget()
+	bags, encodedPassword, err := budget.getSafeContents(pfxData, encodedPassword, 1, 2)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -490,7 +492,7 @@ func DecodeChain(pfxData []byte, password string) (privateKey interface{}, certi
 				return nil, nil, nil, err
 			}
 
-			if privateKey, err = decodePkcs8ShroudedKeyBag(bag.Value.Bytes, encodedPassword); err != nil {
+			if privateKey, err = budget.decodePkcs8ShroudedKeyBag(bag.Value.Bytes, encodedPassword); err != nil {
 				return nil, nil, nil, err
 			}
 		}
@@ -518,7 +520,7 @@ func DecodeTrustStore(pfxData []byte, password string) (certs []*x509.Certificat
 		return nil, err
 	}
 
-	bags, _, err := getSafeContents(pfxData, encodedPassword, 1, 1)
+	bags, _, err := newKDFBudget().getSafeContents(pfxData, encodedPassword, 1, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -554,6 +556,10 @@ func DecodeTrustStore(pfxData []byte, password string) (certs []*x509.Certificat
 }
 
 func getSafeContents(p12Data, password []byte, expectedItemsMin int, expectedItemsMax int) (bags []safeBag, updatedPassword []byte, err error) {
+	return (*kdfBudget)(nil).getSafeContents(p12Data, password, expectedItemsMin, expectedItemsMax)
+}
+
+func (b *kdfBudget) getSafeContents(p12Data, password []byte, expectedItemsMin int, expectedItemsMax int) (bags []safeBag, updatedPassword []byte, err error) {
 	pfx := new(pfxPdu)
 	if err := unmarshal(p12Data, pfx); err != nil {
 		return nil, nil, errors.New("pkcs12: error reading P12 data: " + err.Error())
@@ -576,13 +582,13 @@ func getSafeContents(p12Data, password []byte, expectedItemsMin int, expectedIte
 		if !(len(password) == 2 && password[0] == 0 && password[1] == 0) {
 			return nil, nil, errors.New("pkcs12: no MAC in data")
 		}
-	} else if err := verifyMac(&pfx.MacData, pfx.AuthSafe.Content.Bytes, password); err != nil {
+	} else if err := b.verifyMac(&pfx.MacData, pfx.AuthSafe.Content.Bytes, password); err != nil {
 		if err == ErrIncorrectPassword && len(password) == 2 && password[0] == 0 && password[1] == 0 {
 			// some implementations use an empty byte array
 			// for the empty string password try one more
 			// time with empty-empty password
 			password = nil
-			err = verifyMac(&pfx.MacData, pfx.AuthSafe.Content.Bytes, password)
+			err = b.verifyMac(&pfx.MacData, pfx.AuthSafe.Content.Bytes, password)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -617,7 +623,7 @@ func getSafeContents(p12Data, password []byte, expectedItemsMin int, expectedIte
 			if encryptedData.Version != 0 {
 				return nil, nil, NotImplementedError("only version 0 of EncryptedData is supported")
 			}
-			if data, err = pbDecrypt(encryptedData.EncryptedContentInfo, password); err != nil {
+			if data, err = b.pbDecrypt(encryptedData.EncryptedContentInfo, password); err != nil {
 				return nil, nil, err
 			}
 		default:
