@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	xrv "github.com/mattermost/xml-roundtrip-validator"
+
+	"github.com/samlkeyd/samlkeyd/config"
 )
 
 // Limits bound the structure of an XML document. CheckStructure enforces
@@ -326,4 +328,13 @@ func xmlChars(s string) bool {
 		i += n
 	}
 	return true
+}
+
+// LimitsFrom converts the sp.limits config section.
+func LimitsFrom(c config.XMLLimits) Limits {
+	return Limits{
+		MaxDepth: c.MaxDepth, MaxElements: c.MaxElements, MaxAttributes: c.MaxAttributes,
+		MaxNamespaces: c.MaxNamespaces, MaxNamespaceDeclarations: c.MaxNamespaceDeclarations,
+		MaxNameLength: c.MaxNameLength, MaxValueLength: c.MaxValueLength, MaxTextLength: c.MaxTextLength,
+	}
 }
