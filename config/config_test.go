@@ -216,7 +216,7 @@ func TestDefaults(t *testing.T) {
 			WantAssertionsSigned: true,
 			ClockSkew:            3 * time.Minute,
 			AllowCBC:             &allowCBC,
-			Limits: config.XMLLimits{MaxDepth: 64, MaxElements: 20000, MaxAttributes: 64, MaxNamespaces: 32,
+			Limits: config.XMLLimits{MaxDepth: 64, MaxElements: 20000, MaxAttributes: 64, MaxAttributesTotal: 40000, MaxNamespaces: 32,
 				MaxNamespaceDeclarations: 20000, MaxNameLength: 256, MaxValueLength: 65536, MaxTextLength: 1 << 20},
 			Metadata: config.Metadata{ValidFor: 48 * time.Hour, CacheDuration: 24 * time.Hour},
 		},

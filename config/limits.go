@@ -8,6 +8,7 @@ type XMLLimits struct {
 	MaxDepth                 int `mapstructure:"max_depth" yaml:"max_depth"`
 	MaxElements              int `mapstructure:"max_elements" yaml:"max_elements"`
 	MaxAttributes            int `mapstructure:"max_attributes" yaml:"max_attributes"`                         // per element, xmlns included
+	MaxAttributesTotal       int `mapstructure:"max_attributes_total" yaml:"max_attributes_total"`             // in the document
 	MaxNamespaces            int `mapstructure:"max_namespaces" yaml:"max_namespaces"`                         // distinct prefixes in scope
 	MaxNamespaceDeclarations int `mapstructure:"max_namespace_declarations" yaml:"max_namespace_declarations"` // in the document
 	MaxNameLength            int `mapstructure:"max_name_length" yaml:"max_name_length"`
@@ -39,6 +40,7 @@ func (p *problems) xmlLimits(l XMLLimits) {
 		{"max_depth", l.MaxDepth, 256, "deeper documents recurse in the signature code"},
 		{"max_elements", l.MaxElements, 1_000_000, ""},
 		{"max_attributes", l.MaxAttributes, 10_000, ""},
+		{"max_attributes_total", l.MaxAttributesTotal, 1_000_000, ""},
 		{"max_namespaces", l.MaxNamespaces, 256, "the signature code copies the in-scope prefixes at every element"},
 		{"max_namespace_declarations", l.MaxNamespaceDeclarations, 1_000_000, ""},
 		{"max_name_length", l.MaxNameLength, 1 << 20, ""},

@@ -76,6 +76,7 @@ func TestCheckStructureLimits(t *testing.T) {
 		{"too many elements", wideDoc(20_000), "max_elements"},
 		{"attributes at the limit", attrsDoc(64), ""},
 		{"too many attributes", attrsDoc(65), "max_attributes"},
+		{"too many attributes in all", []byte("<r>" + strings.Repeat(`<e a="1" b="2" c="3"/>`, 19_000) + "</r>"), "max_attributes_total"},
 		{"namespace bomb", nsBomb(990, 15_000), "max_namespaces"},
 		{"namespace declarations in total", []byte("<r>" + strings.Repeat(`<e xmlns:a="urn:a"/>`, 20_001) + "</r>"), "max_elements"},
 		{"redeclared prefixes count once in scope", []byte("<r>" + strings.Repeat(`<e xmlns:a="urn:a">`, 40) + strings.Repeat(`</e>`, 40) + "</r>"), ""},
