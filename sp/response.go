@@ -476,7 +476,9 @@ func (v *ResponseValidator) verifySignature(p ResponseIdP, el *etree.Element, no
 	vc.Clock = dsig.NewFakeClockAt(now)
 	// KeyInfo may name a key we do not know; drop a KeyInfo without an
 	// X509Certificate so that goxmldsig tries the configured certificates.
-	el = el.Copy()
+	// el is this request's own tree (or a copy of part of it), and only
+	// the copy Validate returns is read after a signature is verified, so
+	// it is changed in place rather than copied once more.
 	if sig := childNS(el, nsDSig, "Signature"); sig != nil {
 		if ki := childNS(sig, nsDSig, "KeyInfo"); ki != nil && childNS(childNS(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate") == nil {
 			sig.RemoveChild(ki)
