@@ -105,7 +105,7 @@ type StructureError struct {
 }
 
 func (e *StructureError) Error() string {
-	return fmt.Sprintf("xml structure: over %s = %d at byte %d (raise sp.limits.%s only if a real IdP sends such documents)", e.Limit, e.Max, e.Offset, e.Limit)
+	return fmt.Sprintf("xml structure: over %s = %d at byte %d", e.Limit, e.Max, e.Offset)
 }
 
 func (e *StructureError) Unwrap() error { return ErrStructure }

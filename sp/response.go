@@ -219,6 +219,10 @@ func (v *ResponseValidator) Verify(ctx context.Context, idp string, samlResponse
 		return nil, &ResponseError{Check: CheckMalformed, Err: err}
 	}
 	doc, err := parseXML(raw, v.s.Limits)
+	var se *StructureError
+	if errors.As(err, &se) {
+		return nil, refuse(CheckMalformed, "%w (raise sp.limits.%s only if a real IdP sends such responses)", err, se.Limit)
+	}
 	if err != nil {
 		return nil, &ResponseError{Check: CheckMalformed, Err: err}
 	}

@@ -32,7 +32,7 @@ func IdPSigningCerts(data []byte, entityID string, metadataSigner *x509.Certific
 	}
 	doc, err := parseXML(data, DefaultMetadataLimits())
 	if err != nil {
-		return nil, fmt.Errorf("idp metadata: %v: %w", err, ErrResponseIdPMetadata)
+		return nil, fmt.Errorf("idp metadata: %w: %w", err, ErrResponseIdPMetadata)
 	}
 	root := doc.Root()
 	if metadataSigner != nil {
