@@ -151,6 +151,7 @@ type structure struct {
 	decls    int
 	inScope  map[string]int // prefix → number of open elements declaring it
 	frames   []int          // per open element: how many prefixes it pushed onto declared
+	names    []xml.Name     // per open element: its raw name (RawToken does not match end tags)
 	declared []string
 	roots    int
 }
@@ -169,7 +170,7 @@ func (s *structure) token(tok xml.Token) error {
 		if !qname(t.Name) {
 			return fmt.Errorf("parse xml: end tag name %q is not a QName", t.Name.Space+":"+t.Name.Local)
 		}
-		if err := s.end(); err != nil {
+		if err := s.end(t.Name); err != nil {
 			return err
 		}
 	case xml.CharData:
@@ -237,13 +238,18 @@ func (s *structure) start(t xml.StartElement) error {
 		}
 	}
 	s.frames = append(s.frames, pushed)
+	s.names = append(s.names, t.Name)
 	return nil
 }
 
-func (s *structure) end() error {
+func (s *structure) end(name xml.Name) error {
 	if len(s.frames) == 0 {
 		return errors.New("parse xml: end tag without start tag")
 	}
+	if open := s.names[len(s.names)-1]; open != name {
+		return fmt.Errorf("parse xml: end tag </%s> closes <%s>", rawName(name), rawName(open))
+	}
+	s.names = s.names[:len(s.names)-1]
 	n := s.frames[len(s.frames)-1]
 	s.frames = s.frames[:len(s.frames)-1]
 	for _, p := range s.declared[len(s.declared)-n:] {
@@ -272,6 +278,13 @@ func nsDeclaration(n xml.Name) (string, bool) {
 // ":" as a local name; the round-trip validator's corpus refuses them.
 func qname(n xml.Name) bool {
 	return n.Local != "" && !strings.Contains(n.Local, ":") && !strings.Contains(n.Space, ":")
+}
+
+func rawName(n xml.Name) string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return n.Space + ":" + n.Local
 }
 
 func nameLen(n xml.Name) int { return len(n.Space) + 1 + len(n.Local) }

@@ -125,6 +125,8 @@ func TestCheckStructureRefuses(t *testing.T) {
 		`<!DOCTYPE r [<!ENTITY a "b">]><r>&a;</r>`,
 		`<r><!ENTITY a "b"></r>`,
 		`<r>&unknown;</r>`,
+		`<a></b>`,
+		`<x:a xmlns:x="urn:x"></y:a>`,
 	} {
 		if err := CheckStructure([]byte(doc), Limits{}); err == nil {
 			t.Errorf("%q accepted", doc)
