@@ -47,6 +47,8 @@ type SP struct {
 	WantAssertionsSigned bool          `mapstructure:"want_assertions_signed" yaml:"want_assertions_signed"`
 	ClockSkew            time.Duration `mapstructure:"clock_skew" yaml:"clock_skew"`               // tolerance on assertion time conditions
 	AllowRSA15           bool          `mapstructure:"allow_rsa1_5" yaml:"allow_rsa1_5,omitempty"` // accept the deprecated rsa-1_5 key transport
+	AllowCBC             *bool         `mapstructure:"allow_cbc" yaml:"allow_cbc,omitempty"`       // accept CBC content encryption (no integrity; ADFS, older Shibboleth); nil = true
+	Limits               XMLLimits     `mapstructure:"limits" yaml:"limits"`                       // structural limits on responses and decrypted assertions
 	Metadata             Metadata      `mapstructure:"metadata" yaml:"metadata"`
 	Organization         *Organization `mapstructure:"organization" yaml:"organization,omitempty"`
 	Contacts             []Contact     `mapstructure:"contacts" yaml:"contacts,omitempty"`
@@ -122,6 +124,11 @@ type IdP struct {
 	// next key.
 	MetadataFetchers  []string `mapstructure:"metadata_fetchers" yaml:"metadata_fetchers,omitempty"`
 	MetadataUserAgent string   `mapstructure:"metadata_user_agent" yaml:"metadata_user_agent,omitempty"`
+	// AllowCBC overrides sp.allow_cbc for this IdP (nil = sp.allow_cbc).
+	AllowCBC *bool `mapstructure:"allow_cbc" yaml:"allow_cbc,omitempty"`
+	// AllowSHA1 accepts rsa-sha1 and SHA-1 digests in this IdP's
+	// signatures, with a warning and a metric at each use.
+	AllowSHA1 bool `mapstructure:"allow_sha1" yaml:"allow_sha1,omitempty"`
 
 	// ParsedFetchers is MetadataFetchers parsed by Validate, one network
 	// per entry (a single address is a /32 or /128).

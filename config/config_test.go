@@ -109,6 +109,11 @@ func TestBadFixtures(t *testing.T) {
 		{"listen-port-range.yaml", nil, []string{
 			`listen: port "99999" is not a number from 0 to 65535`,
 		}},
+		{"limits.yaml", nil, []string{
+			`sp.limits.max_depth: must be positive (the default suits every IdP we know)`,
+			`sp.limits.max_namespaces: 1000 is over 256: the signature code copies the in-scope prefixes at every element`,
+			`sp.limits.max_value_length: must be positive (the default suits every IdP we know)`,
+		}},
 		{"log-level.yaml", nil, []string{
 			`log_level: "verbose" is not a log level: use debug, info, warn or error`,
 		}},
@@ -217,6 +222,7 @@ func TestGoodFixtures(t *testing.T) {
 // TestDefaults: no file, no environment, no flags is a working config whose
 // SP URLs derive from the listen address.
 func TestDefaults(t *testing.T) {
+	allowCBC := true
 	c, err := config.Load(config.LoadOptions{Env: noEnv})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +238,10 @@ func TestDefaults(t *testing.T) {
 			NameIDFormats:        []string{"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"},
 			WantAssertionsSigned: true,
 			ClockSkew:            3 * time.Minute,
-			Metadata:             config.Metadata{ValidFor: 48 * time.Hour, CacheDuration: 24 * time.Hour},
+			AllowCBC:             &allowCBC,
+			Limits: config.XMLLimits{MaxDepth: 64, MaxElements: 20000, MaxAttributes: 64, MaxAttributesTotal: 40000, MaxNamespaces: 32,
+				MaxNamespaceDeclarations: 20000, MaxNameLength: 256, MaxValueLength: 65536, MaxTextLength: 1 << 20},
+			Metadata: config.Metadata{ValidFor: 48 * time.Hour, CacheDuration: 24 * time.Hour},
 		},
 		Alerts: config.Alerts{Thresholds: []time.Duration{1440 * time.Hour, 720 * time.Hour, 336 * time.Hour, 168 * time.Hour, 72 * time.Hour, 24 * time.Hour}},
 	}

@@ -377,6 +377,7 @@ func (p *problems) sp(sp *SP) {
 	if sp.ClockSkew < 0 || sp.ClockSkew > time.Hour {
 		p.add("sp.clock_skew", "must be between 0 and 1h, like 3m")
 	}
+	p.xmlLimits(sp.Limits)
 	p.positive("sp.metadata.valid_for", md.ValidFor)
 	p.positive("sp.metadata.cache_duration", md.CacheDuration)
 	if md.ValidFor > 0 && md.CacheDuration > md.ValidFor {

@@ -143,7 +143,13 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 		Replay:      d.replay,
 		IdPMetadata: d.idpMeta.Get,
 		OnDeprecated: func(idp, alg string) {
-			d.metrics.deprecatedAlgos.WithLabelValues(idp, alg).Inc()
+			d.metrics.deprecatedAlgos.WithLabelValues(idp, alg, "outbound").Inc()
+		},
+		OnDeprecatedInbound: func(idp, alg string) {
+			d.metrics.deprecatedAlgos.WithLabelValues(idp, alg, "inbound").Inc()
+		},
+		OnDeprecatedEncryption: func(idp, alg string) {
+			d.metrics.deprecatedEnc.WithLabelValues(idp, alg).Inc()
 		},
 	})
 }

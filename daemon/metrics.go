@@ -13,6 +13,7 @@ type metrics struct {
 	buildFailures   *prometheus.CounterVec
 	reloadFailures  *prometheus.CounterVec
 	deprecatedAlgos *prometheus.CounterVec
+	deprecatedEnc   *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
@@ -35,10 +36,14 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 		}, []string{"reason"}),
 		deprecatedAlgos: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "samlkeyd_deprecated_signature_algorithm_uses_total",
-			Help: "Messages signed with a deprecated algorithm (rsa-sha1), by IdP.",
+			Help: "Signatures with a deprecated algorithm (rsa-sha1, sha1 digest), by IdP and direction (outbound: ours to the IdP; inbound: the IdP's, with allow_sha1).",
+		}, []string{"idp", "algorithm", "direction"}),
+		deprecatedEnc: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_deprecated_encryption_uses_total",
+			Help: "Encrypted assertions, IDs and attributes decrypted with a CBC content algorithm (no integrity), by IdP.",
 		}, []string{"idp", "algorithm"}),
 	}
-	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos,
+	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{d: d})
 	return m

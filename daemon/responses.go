@@ -72,6 +72,8 @@ func responseIdPs(cfg *config.Config, idx recordIndex, fetched func(url string) 
 			EncryptAssertion:    p.EncryptAssertion,
 			WantResponseSigned:  p.WantResponseSigned,
 			WantAssertionSigned: cfg.SP.WantAssertionsSigned,
+			RefuseCBC:           !cfg.IdPAllowsCBC(p),
+			AllowSHA1:           p.AllowSHA1,
 		})
 	}
 	return out, nil

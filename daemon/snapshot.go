@@ -63,6 +63,9 @@ type BuildOptions struct {
 	Rand         io.Reader
 	Logger       *slog.Logger
 	OnDeprecated func(idp, alg string)
+	// OnDeprecatedInbound and OnDeprecatedEncryption count IdP signatures
+	// with SHA-1 (allow_sha1) and CBC content encryption, per IdP.
+	OnDeprecatedInbound, OnDeprecatedEncryption func(idp, alg string)
 	// Replay remembers assertion IDs across snapshots; nil = a cache of
 	// this snapshot's own (fine for one-shot CLI use only).
 	Replay sp.ReplayCache
@@ -188,6 +191,10 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		Rand:       rnd,
 		Logger:     o.Logger,
 		Replay:     o.Replay,
+		Limits:     sp.LimitsFrom(cfg.SP.Limits),
+
+		OnDeprecatedSignature:  o.OnDeprecatedInbound,
+		OnDeprecatedEncryption: o.OnDeprecatedEncryption,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build response validation: %w", err)

@@ -53,6 +53,10 @@ type contentCipher struct {
 	gcm     bool
 }
 
+// cbc reports whether the algorithm is a CBC mode (no integrity: refused
+// where allow_cbc is false, counted where accepted).
+func (c contentCipher) cbc() bool { return !c.gcm }
+
 func contentCiphers() map[string]contentCipher {
 	return map[string]contentCipher{
 		ContentAES128CBC:    {keyLen: 16, crewjam: xmlenc.AES128CBC},
@@ -107,6 +111,31 @@ type decrypter struct {
 	allowRSA15 bool
 	rand       io.Reader
 	warn       func(msg string, args ...any)
+	limits     Limits
+	// onCBC is called with the IdP name and algorithm URI on each use of
+	// a CBC content algorithm.
+	onCBC func(idp, algURI string)
+	// Set per IdP by forIdP.
+	idp       string
+	refuseCBC bool
+}
+
+// forIdP returns a copy of d that decrypts for the IdP named idp.
+func (d *decrypter) forIdP(idp string, refuseCBC bool) *decrypter {
+	c := *d
+	c.idp, c.refuseCBC = idp, refuseCBC
+	return &c
+}
+
+// refusedAlgorithm marks a decryption refusal decided from algorithm names
+// and element shapes alone, before any key is used: it says nothing about
+// the plaintext, so its detail may be shown to the submitter.
+type refusedAlgorithm struct{ error }
+
+func (e refusedAlgorithm) Unwrap() error { return e.error }
+
+func refusedAlg(format string, args ...any) error {
+	return refusedAlgorithm{fmt.Errorf(format, args...)}
 }
 
 type decryptionKey struct {
@@ -122,19 +151,25 @@ type decryptionKey struct {
 func (d *decrypter) decrypt(wrapper *etree.Element) (*etree.Element, error) {
 	data := childNS(wrapper, nsXMLEnc, "EncryptedData")
 	if data == nil {
-		return nil, fmt.Errorf("%s: no xenc:EncryptedData: %w", wrapper.Tag, ErrResponseUndecryptable)
+		return nil, refusedAlg("%s: no xenc:EncryptedData: %w", wrapper.Tag, ErrResponseUndecryptable)
 	}
 	alg := algorithmOf(data)
 	cc, ok := contentCiphers()[alg]
 	if !ok {
-		return nil, fmt.Errorf("EncryptedData algorithm %q is not accepted (accepted: %s): %w", alg, strings.Join(EncryptionMethods()[2:], ", "), ErrResponseUndecryptable)
+		return nil, refusedAlg("EncryptedData algorithm %q is not accepted (accepted: %s): %w", alg, strings.Join(EncryptionMethods()[2:], ", "), ErrResponseUndecryptable)
 	}
-	if cc.deprecated && d.warn != nil {
-		d.warn("deprecated content encryption algorithm: ask the IdP to use aes256-gcm", "algorithm", alg)
+	if cc.cbc() && d.refuseCBC {
+		return nil, refusedAlg("EncryptedData algorithm %q is CBC, refused for idp %q (allow_cbc: false): ask the IdP to use aes256-gcm: %w", alg, d.idp, ErrResponseUndecryptable)
 	}
 	ek := encryptedKeyOf(wrapper, data)
 	if ek == nil {
-		return nil, fmt.Errorf("EncryptedData has no EncryptedKey (in its KeyInfo or beside it): %w", ErrResponseUndecryptable)
+		return nil, refusedAlg("EncryptedData has no EncryptedKey (in its KeyInfo or beside it): %w", ErrResponseUndecryptable)
+	}
+	if cc.deprecated && d.warn != nil {
+		d.warn("deprecated content encryption algorithm: ask the IdP to use aes256-gcm", "idp", d.idp, "algorithm", alg)
+	}
+	if cc.cbc() && d.onCBC != nil {
+		d.onCBC(d.idp, alg)
 	}
 	ct, err := cipherValue(data)
 	if err != nil {
@@ -154,7 +189,7 @@ func (d *decrypter) decrypt(wrapper *etree.Element) (*etree.Element, error) {
 	if err != nil {
 		return nil, fmt.Errorf("EncryptedData %s: %v: %w", alg, err, ErrResponseUndecryptable)
 	}
-	doc, err := parseXML(plain)
+	doc, err := parseXML(plain, d.limits)
 	if err != nil {
 		return nil, fmt.Errorf("decrypted %s: %w", wrapper.Tag, err)
 	}
@@ -223,17 +258,17 @@ func (d *decrypter) unwrapKey(ek *etree.Element, keyLen int) ([]byte, error) {
 		if dm := childNS(method, nsDSig, "DigestMethod"); dm != nil {
 			h, ok := oaepDigests()[algorithmOf(dm)]
 			if !ok {
-				return nil, fmt.Errorf("EncryptedKey DigestMethod %q is not accepted (sha1, sha256, sha512): %w", algorithmOf(dm), ErrResponseUndecryptable)
+				return nil, refusedAlg("EncryptedKey DigestMethod %q is not accepted (sha1, sha256, sha512): %w", algorithmOf(dm), ErrResponseUndecryptable)
 			}
 			o.Hash = h
 		}
 		if mgf := childNS(method, nsXMLEnc11, "MGF"); mgf != nil {
 			if alg != KeyTransportRSAOAEP {
-				return nil, fmt.Errorf("EncryptedKey: MGF is only allowed with %s: %w", KeyTransportRSAOAEP, ErrResponseUndecryptable)
+				return nil, refusedAlg("EncryptedKey: MGF is only allowed with %s: %w", KeyTransportRSAOAEP, ErrResponseUndecryptable)
 			}
 			h, ok := mgfDigests()[algorithmOf(mgf)]
 			if !ok {
-				return nil, fmt.Errorf("EncryptedKey MGF %q is not accepted: %w", algorithmOf(mgf), ErrResponseUndecryptable)
+				return nil, refusedAlg("EncryptedKey MGF %q is not accepted: %w", algorithmOf(mgf), ErrResponseUndecryptable)
 			}
 			o.MGFHash = h
 		}
@@ -247,17 +282,17 @@ func (d *decrypter) unwrapKey(ek *etree.Element, keyLen int) ([]byte, error) {
 		opts = o
 	case KeyTransportRSA15:
 		if !d.allowRSA15 {
-			return nil, fmt.Errorf("EncryptedKey algorithm rsa-1_5 is refused (deprecated; set allow_rsa15 only for an IdP that cannot use rsa-oaep): %w", ErrResponseUndecryptable)
+			return nil, refusedAlg("EncryptedKey algorithm rsa-1_5 is refused (deprecated; set allow_rsa1_5 only for an IdP that cannot use rsa-oaep): %w", ErrResponseUndecryptable)
 		}
 		if d.warn != nil {
-			d.warn("deprecated key transport rsa-1_5 used: ask the IdP to use rsa-oaep", "algorithm", alg)
+			d.warn("deprecated key transport rsa-1_5 used: ask the IdP to use rsa-oaep", "idp", d.idp, "algorithm", alg)
 		}
 		// A random session key of the expected length on bad padding
 		// keeps the failure indistinguishable (Bleichenbacher).
 		//lint:ignore SA1019 rsa-1_5 is accepted only when configured, for IdPs that cannot do OAEP.
 		opts = &rsa.PKCS1v15DecryptOptions{SessionKeyLen: keyLen}
 	default:
-		return nil, fmt.Errorf("EncryptedKey algorithm %q is not accepted (accepted: %s): %w", alg, strings.Join(EncryptionMethods()[:2], ", "), ErrResponseUndecryptable)
+		return nil, refusedAlg("EncryptedKey algorithm %q is not accepted (accepted: %s): %w", alg, strings.Join(EncryptionMethods()[:2], ", "), ErrResponseUndecryptable)
 	}
 	ct, err := cipherValue(ek)
 	if err != nil {
@@ -379,11 +414,11 @@ func stripSpace(s string) string {
 	}, s)
 }
 
-// parseXML parses one XML document after the round-trip check
-// (mattermost/xml-roundtrip-validator) and refuses DTDs, so no entity is
-// ever declared, let alone expanded.
-func parseXML(b []byte) (*etree.Document, error) {
-	if err := validateRoundTrip(b); err != nil {
+// parseXML parses one XML document after CheckStructure with l (which
+// also makes the round-trip checks and refuses DTDs, so no entity is ever
+// declared, let alone expanded).
+func parseXML(b []byte, l Limits) (*etree.Document, error) {
+	if err := CheckStructure(b, l); err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()

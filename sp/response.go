@@ -12,14 +12,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
-	xrv "github.com/mattermost/xml-roundtrip-validator"
 	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 
 	"github.com/samlkeyd/samlkeyd/keys"
 )
@@ -99,6 +98,19 @@ type ResponseSettings struct {
 	Rand       io.Reader        // nil = crypto/rand (RSA blinding)
 	Logger     *slog.Logger     // nil = discard
 	Replay     ReplayCache      // nil = in-memory, bounded, entries expire at the assertion's NotOnOrAfter
+	// Limits bound the structure of responses and decrypted assertions
+	// (CheckStructure); zero fields take DefaultLimits.
+	Limits Limits
+	// RefuseCBC refuses CBC content encryption for every IdP (allow_cbc:
+	// false); ResponseIdP.RefuseCBC refuses it for one.
+	RefuseCBC bool
+	// OnDeprecatedSignature, if set, is called with the IdP name and the
+	// algorithm URI each time a SHA-1 signature or digest of an IdP with
+	// AllowSHA1 verifies.
+	OnDeprecatedSignature func(idp, algURI string)
+	// OnDeprecatedEncryption, if set, is called with the IdP name and the
+	// algorithm URI on each use of a CBC content encryption algorithm.
+	OnDeprecatedEncryption func(idp, algURI string)
 }
 
 // ResponseIdP is what a validator knows about one IdP.
@@ -108,6 +120,8 @@ type ResponseIdP struct {
 	EncryptAssertion    bool // refuse a plain Assertion
 	WantResponseSigned  bool // the Response element must carry a valid signature
 	WantAssertionSigned bool // the Assertion element must carry a valid signature
+	RefuseCBC           bool // refuse CBC content encryption (allow_cbc: false)
+	AllowSHA1           bool // accept rsa-sha1 and sha1 digests in its signatures, with a warning at each use
 }
 
 // Assertion is what a verified response says about the user.
@@ -158,7 +172,8 @@ func NewResponseValidator(s ResponseSettings) (*ResponseValidator, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	v.dec = &decrypter{allowRSA15: s.AllowRSA15, rand: rnd, warn: v.log.Warn}
+	v.s.Limits = s.Limits.withDefaults(DefaultLimits())
+	v.dec = &decrypter{allowRSA15: s.AllowRSA15, rand: rnd, warn: v.log.Warn, limits: v.s.Limits, onCBC: s.OnDeprecatedEncryption}
 	for i, c := range s.Decryption {
 		if c == nil || len(c.Chain) == 0 || c.Signer == nil {
 			return nil, fmt.Errorf("response settings: decryption credential %d has no key or certificate", i)
@@ -203,7 +218,11 @@ func (v *ResponseValidator) Verify(ctx context.Context, idp string, samlResponse
 	if err != nil {
 		return nil, &ResponseError{Check: CheckMalformed, Err: err}
 	}
-	doc, err := parseXML(raw)
+	doc, err := parseXML(raw, v.s.Limits)
+	var se *StructureError
+	if errors.As(err, &se) {
+		return nil, refuse(CheckMalformed, "%w (raise sp.limits.%s only if a real IdP sends such responses)", err, se.Limit)
+	}
 	if err != nil {
 		return nil, &ResponseError{Check: CheckMalformed, Err: err}
 	}
@@ -255,38 +274,23 @@ func (v *ResponseValidator) verify(ctx context.Context, p ResponseIdP, resp *etr
 	if n := len(encs) + len(plains); n != 1 {
 		return nil, refuse(CheckMultipleAssertions, "Response holds %d assertions; exactly one is accepted", n)
 	}
+	dec := v.dec.forIdP(p.Name, v.s.RefuseCBC || p.RefuseCBC)
 	var assertion *etree.Element
+	var err error
 	if len(encs) == 1 {
-		el, err := v.dec.decrypt(encs[0])
-		if err != nil {
-			return nil, refuse(CheckDecrypt, "EncryptedAssertion: %w", err)
-		}
-		if el.Tag != "Assertion" || el.NamespaceURI() != nsSAML {
-			return nil, refuse(CheckMalformed, "EncryptedAssertion holds %s, want saml:Assertion", el.FullTag())
-		}
-		assertion = el
+		assertion, err = v.openAssertion(p, dec, encs[0], responseSigned, now)
 	} else {
 		if p.EncryptAssertion {
 			return nil, refuse(CheckUnencrypted, "idp %q has Encrypt Assertion on but the assertion is not encrypted", p.Name)
 		}
 		// Detach the assertion with the namespaces it inherits, so its
 		// signature verifies on its own.
-		el, err := detach(plains[0])
-		if err != nil {
-			return nil, refuse(CheckMalformed, "Assertion: %v", err)
-		}
-		assertion = el
+		assertion, err = v.assertionSigned(p, detach(plains[0]), responseSigned, now)
 	}
-	if childNS(assertion, nsDSig, "Signature") != nil {
-		verified, err := v.verifySignature(p, assertion, now)
-		if err != nil {
-			return nil, refuse(CheckSignature, "Assertion: %v", err)
-		}
-		assertion = verified
-	} else if p.WantAssertionSigned || !responseSigned {
-		return nil, refuse(CheckSignature, "Assertion is not signed, and idp %q requires it (or the Response is not signed either)", p.Name)
+	if err != nil {
+		return nil, err
 	}
-	a, id, err := v.readAssertion(p, assertion, requestID, now)
+	a, id, err := v.readAssertion(p, dec, assertion, requestID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +306,7 @@ func (v *ResponseValidator) verify(ctx context.Context, p ResponseIdP, resp *etr
 
 // readAssertion checks a verified assertion's issuer, subject, conditions
 // and audience, and reads it.
-func (v *ResponseValidator) readAssertion(p ResponseIdP, as *etree.Element, requestID string, now time.Time) (*Assertion, string, error) {
+func (v *ResponseValidator) readAssertion(p ResponseIdP, dec *decrypter, as *etree.Element, requestID string, now time.Time) (*Assertion, string, error) {
 	id := as.SelectAttrValue("ID", "")
 	if id == "" {
 		return nil, "", refuse(CheckMalformed, "Assertion has no ID")
@@ -327,7 +331,7 @@ func (v *ResponseValidator) readAssertion(p ResponseIdP, as *etree.Element, requ
 	}
 	nameID := childNS(subj, nsSAML, "NameID")
 	if enc := childNS(subj, nsSAML, "EncryptedID"); nameID == nil && enc != nil {
-		el, err := v.dec.decrypt(enc)
+		el, err := dec.decrypt(enc)
 		if err != nil {
 			return nil, "", refuse(CheckDecrypt, "EncryptedID: %w", err)
 		}
@@ -411,7 +415,7 @@ func (v *ResponseValidator) readAssertion(p ResponseIdP, as *etree.Element, requ
 		for _, c := range st.ChildElements() {
 			attr := c
 			if c.NamespaceURI() == nsSAML && c.Tag == "EncryptedAttribute" {
-				el, err := v.dec.decrypt(c)
+				el, err := dec.decrypt(c)
 				if err != nil {
 					return nil, "", refuse(CheckDecrypt, "EncryptedAttribute: %w", err)
 				}
@@ -476,31 +480,70 @@ func (v *ResponseValidator) verifySignature(p ResponseIdP, el *etree.Element, no
 	vc.Clock = dsig.NewFakeClockAt(now)
 	// KeyInfo may name a key we do not know; drop a KeyInfo without an
 	// X509Certificate so that goxmldsig tries the configured certificates.
-	el = el.Copy()
+	// el is this request's own tree (or a copy of part of it), and only
+	// the copy Validate returns is read after a signature is verified, so
+	// it is changed in place rather than copied once more.
 	if sig := childNS(el, nsDSig, "Signature"); sig != nil {
 		if ki := childNS(sig, nsDSig, "KeyInfo"); ki != nil && childNS(childNS(ki, nsDSig, "X509Data"), nsDSig, "X509Certificate") == nil {
 			sig.RemoveChild(ki)
 		}
 	}
+	sha1 := sha1Use(el)
+	if sha1 != "" && !p.AllowSHA1 {
+		return nil, fmt.Errorf("signed with %s (SHA-1): refused; set allow_sha1: true on idp %q only while it cannot sign with rsa-sha256", sha1, p.Name)
+	}
 	verified, err := vc.Validate(el)
 	if err != nil {
 		return nil, err
 	}
+	if sha1 != "" {
+		v.log.Warn("deprecated SHA-1 in an IdP signature: ask the IdP to sign with rsa-sha256", "idp", p.Name, "algorithm", sha1)
+		if v.s.OnDeprecatedSignature != nil {
+			v.s.OnDeprecatedSignature(p.Name, sha1)
+		}
+	}
 	return verified, nil
 }
 
-// detach returns a copy of child (a descendant of the document) that declares the
-// namespaces it inherits.
-func detach(child *etree.Element) (*etree.Element, error) {
-	ctx, err := etreeutils.NSBuildParentContext(child)
-	if err != nil {
-		return nil, err
+// detach returns a copy of child (a descendant of the document) that
+// declares the namespaces it inherits. It replaces etreeutils.NSDetatch,
+// whose traversal limit refuses an assertion of more than 1,000 elements;
+// CheckStructure has bounded the document already.
+func detach(child *etree.Element) *etree.Element {
+	inherited := map[string]string{}
+	for p := child.Parent(); p != nil; p = p.Parent() {
+		for _, a := range p.Attr {
+			if prefix, ok := xmlnsPrefix(a); ok {
+				if _, nearer := inherited[prefix]; !nearer {
+					inherited[prefix] = a.Value
+				}
+			}
+		}
 	}
-	ctx, err = ctx.SubContext(child)
-	if err != nil {
-		return nil, err
+	el := child.Copy()
+	for _, a := range el.Attr {
+		if prefix, ok := xmlnsPrefix(a); ok {
+			delete(inherited, prefix)
+		}
 	}
-	return etreeutils.NSDetatch(ctx, child)
+	for _, prefix := range slices.Sorted(maps.Keys(inherited)) {
+		if prefix == "" {
+			el.CreateAttr("xmlns", inherited[prefix])
+		} else {
+			el.CreateAttr("xmlns:"+prefix, inherited[prefix])
+		}
+	}
+	return el
+}
+
+func xmlnsPrefix(a etree.Attr) (string, bool) {
+	switch {
+	case a.Space == "xmlns":
+		return a.Key, true
+	case a.Space == "" && a.Key == "xmlns":
+		return "", true
+	}
+	return "", false
 }
 
 func statusCode(resp *etree.Element) string {
@@ -552,11 +595,4 @@ func decodeResponse(b64 string) ([]byte, error) {
 		return nil, fmt.Errorf("SAMLResponse inflates to more than the %d-byte cap", MaxResponseXML)
 	}
 	return inflated, nil
-}
-
-func validateRoundTrip(b []byte) error {
-	if err := xrv.Validate(bytes.NewReader(b)); err != nil {
-		return fmt.Errorf("xml does not round-trip (mattermost/xml-roundtrip-validator): %w", err)
-	}
-	return nil
 }

@@ -81,7 +81,7 @@ func FuzzResponseDecrypt(f *testing.F) {
 		if len(doc) > MaxResponseXML {
 			return
 		}
-		parsed, err := parseXML(doc)
+		parsed, err := parseXML(doc, Limits{})
 		if err != nil {
 			return
 		}

@@ -24,14 +24,15 @@ var ErrResponseIdPMetadata = errors.New("unusable idp metadata")
 // root must carry an enveloped signature by it. validUntil on the root or
 // the EntityDescriptor must not have passed at now. The caller (the daemon
 // loading metadata_file or metadata_url on its schedule) puts the result
-// in ResponseIdP.SigningCerts.
+// in ResponseIdP.SigningCerts. The document must keep within
+// DefaultMetadataLimits (CheckStructure) before anything else is done.
 func IdPSigningCerts(data []byte, entityID string, metadataSigner *x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
-	if len(data) > MaxResponseXML*4 {
-		return nil, fmt.Errorf("idp metadata is %d bytes, over the %d-byte cap: %w", len(data), MaxResponseXML*4, ErrResponseIdPMetadata)
+	if len(data) > MaxIdPMetadataXML {
+		return nil, fmt.Errorf("idp metadata is %d bytes, over the %d-byte cap: %w", len(data), MaxIdPMetadataXML, ErrResponseIdPMetadata)
 	}
-	doc, err := parseXML(data)
+	doc, err := parseXML(data, DefaultMetadataLimits())
 	if err != nil {
-		return nil, fmt.Errorf("idp metadata: %v: %w", err, ErrResponseIdPMetadata)
+		return nil, fmt.Errorf("idp metadata: %w: %w", err, ErrResponseIdPMetadata)
 	}
 	root := doc.Root()
 	if metadataSigner != nil {

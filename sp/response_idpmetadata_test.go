@@ -114,3 +114,24 @@ func FuzzResponseIdPMetadata(f *testing.F) {
 		_, _ = IdPSigningCerts(data, respIdPEntity, signer, now)
 	})
 }
+
+// TestIdPMetadataLimits: IdP metadata gets the larger budget of
+// DefaultMetadataLimits (an aggregate of many entities passes where a
+// response of that size would not), and the namespace bomb is refused.
+func TestIdPMetadataLimits(t *testing.T) {
+	now := time.Now()
+	md := string(crewjamIdPMetadata(t))
+	// 30,000 other entities around the IdP: more elements than a response may hold.
+	agg := `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">` +
+		strings.Repeat(`<md:EntityDescriptor entityID="urn:other"/>`, 30_000) + md + `</md:EntitiesDescriptor>`
+	if err := CheckStructure([]byte(agg), Limits{}); !errors.Is(err, ErrStructure) {
+		t.Fatalf("response limits on the aggregate: %v, want a structure error", err)
+	}
+	if certs, err := IdPSigningCerts([]byte(agg), respIdPEntity, nil, now); err != nil || len(certs) != 1 {
+		t.Fatalf("aggregate: %d certificates, %v", len(certs), err)
+	}
+	bomb := nsBomb(990, 15_000)
+	if _, err := IdPSigningCerts(bomb, respIdPEntity, nil, now); !errors.Is(err, ErrStructure) || !errors.Is(err, ErrResponseIdPMetadata) {
+		t.Fatalf("namespace bomb: %v", err)
+	}
+}

@@ -1,0 +1,47 @@
+package config_test
+
+import (
+	"testing"
+
+	"github.com/samlkeyd/samlkeyd/config"
+)
+
+func TestIdPAllowsCBC(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		want       []bool
+	}{
+		{"default true", "", []bool{true, true}},
+		{"sp false, idp true", "sp: {allow_cbc: false}\n", []bool{true, false}},
+		{"sp true, idp false", "sp: {allow_cbc: true}\n", []bool{true, false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Parse([]byte(tt.yaml + `
+idps:
+  - name: a
+    entity_id: https://a.example.com/idp
+    sso: {binding: redirect, location: https://a.example.com/sso}
+    allow_cbc: true
+    allow_sha1: true
+  - name: b
+    entity_id: https://b.example.com/idp
+    sso: {binding: redirect, location: https://b.example.com/sso}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.name == "sp true, idp false" {
+				f := false
+				c.IdPs[1].AllowCBC = &f
+			}
+			for i, want := range tt.want {
+				if got := c.IdPAllowsCBC(c.IdPs[i]); got != want {
+					t.Errorf("idps[%d]: %v, want %v", i, got, want)
+				}
+			}
+			if !c.IdPs[0].AllowSHA1 || c.IdPs[1].AllowSHA1 {
+				t.Errorf("allow_sha1 %v %v", c.IdPs[0].AllowSHA1, c.IdPs[1].AllowSHA1)
+			}
+		})
+	}
+}
