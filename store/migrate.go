@@ -33,6 +33,10 @@ func migrations() []migration {
 		{Migration{4, "alert ledger: each alert sent once across restarts and replicas"}, migrateV4},
 		{Migration{5, "key rotation states"}, migrateV5},
 		{Migration{6, "metadata fetches by IdP"}, migrateV6},
+		{Migration{7, "record public facts: certificate chain, SHA-1 fingerprint, subject, issuer, serial, version"}, migrateV7},
+		{Migration{8, "record data sealing: PEM private keys in clear are sealed when the store is next opened"}, migrateV8},
+		{Migration{9, "replay ids: accepted message ids shared by replicas"}, migrateV9},
+		{Migration{10, "API tokens"}, migrateV10},
 	}
 }
 
