@@ -70,9 +70,9 @@ type Options struct {
 	// counts samlkeyd_store_errors_total{op} with it. It must be fast and
 	// safe for concurrent use.
 	OnError func(op string, err error)
-	Logger          *slog.Logger
-	Now             func() time.Time // nil: time.Now
-	Rand            io.Reader        // nil: crypto/rand
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+	Rand    io.Reader        // nil: crypto/rand
 }
 
 // DefaultTimeout is the deadline of a store call when Options.Timeout is 0.
