@@ -111,7 +111,10 @@ func TestStoreTimeoutStoppedPostgres(t *testing.T) {
 	}{
 		{"ping", s.Ping},
 		{"change_counter", func(ctx context.Context) error { _, err := s.ChangeCounter(ctx); return err }},
-		{"record_replay", func(ctx context.Context) error { _, err := s.RecordReplay(ctx, "during", now.Add(time.Hour), now); return err }},
+		{"record_replay", func(ctx context.Context) error {
+			_, err := s.RecordReplay(ctx, "during", now.Add(time.Hour), now)
+			return err
+		}},
 		{"record_facts", func(ctx context.Context) error { _, err := s.RecordFacts(ctx); return err }},
 		{"set_property", func(ctx context.Context) error { return s.SetProperty(ctx, "t", "samlkeyd.x", "1") }},
 		{"with_lock", func(ctx context.Context) error {
