@@ -101,6 +101,9 @@ func TestBadFixtures(t *testing.T) {
 			`idps[0].sign_logout_request: needs slo.location: there is no single logout endpoint to send signed requests to`,
 			`api.tokens[0].sha256: must be 64 hex digits, the SHA-256 of the token (printf %s "$TOKEN" | sha256sum)`,
 		}},
+		{"store-timeout.yaml", nil, []string{
+			`store_timeout: must be between 100ms and 10m, like 5s`,
+		}},
 		{"metadata-durations.yaml", nil, []string{
 			`sp.clock_skew: must be between 0 and 1h, like 3m`,
 			`sp.metadata.cache_duration: 48h is longer than sp.metadata.valid_for (24h): caches would keep metadata past its validUntil`,
@@ -199,9 +202,10 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Listen:   "127.0.0.1:8080",
-		Data:     "./samlkeyd-data",
-		LogLevel: "info",
+		Listen:       "127.0.0.1:8080",
+		Data:         "./samlkeyd-data",
+		StoreTimeout: 5 * time.Second,
+		LogLevel:     "info",
 		SP: config.SP{
 			EntityID:             "http://127.0.0.1:8080/saml/metadata",
 			BaseURL:              "http://127.0.0.1:8080",
@@ -423,7 +427,7 @@ func structPaths(t reflect.Type, prefix string) []string {
 
 func TestKeysHaveEnvAndFlagNames(t *testing.T) {
 	keys := config.Keys()
-	for _, want := range []string{"listen", "data", "database_url", "master_key_file", "log_level", "sp.entity_id", "sp.metadata.valid_for", "alerts.thresholds", "alerts.smtp.to"} {
+	for _, want := range []string{"listen", "data", "database_url", "master_key_file", "store_timeout", "log_level", "sp.entity_id", "sp.metadata.valid_for", "alerts.thresholds", "alerts.smtp.to"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("Keys() lacks %q", want)
 		}
