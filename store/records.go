@@ -276,60 +276,6 @@ func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec *Record) (bool
 // copied to another record does not unseal.
 func sealAAD(id, column string) string { return "record " + id + " " + column }
 
-// factColumns are the columns of a record's public facts; recordColumns
-// add its (sealed) content.
-const (
-	factColumns   = `id, name, type, format, active, alias, not_after, fingerprint_sha256, created, updated, chain, fingerprint_sha1, subject, issuer, serial, version`
-	recordColumns = factColumns + `, data, store_password, key_password, data_sealed`
-)
-
-// scanFacts reads one row of factColumns.
-func scanFacts(row interface{ Scan(...any) error }, extra ...any) (*Record, error) {
-	var r Record
-	var typ, format, notAfter, created, updated string
-	var chain []byte
-	dest := []any{&r.ID, &r.Name, &typ, &format, &r.Active, &r.Alias, &notAfter, &r.FingerprintSHA256, &created, &updated,
-		&chain, &r.FingerprintSHA1, &r.Subject, &r.Issuer, &r.Serial, &r.Version}
-	if err := row.Scan(append(dest, extra...)...); err != nil {
-		return nil, err
-	}
-	r.Type, r.Format = Type(typ), keys.Format(format)
-	r.ChainDER = splitDER(chain)
-	var err error
-	if r.NotAfter, err = parseTime(notAfter); err != nil {
-		return nil, fmt.Errorf("record %s: not_after: %w", r.ID, err)
-	}
-	if r.Created, err = parseTime(created); err != nil {
-		return nil, fmt.Errorf("record %s: created: %w", r.ID, err)
-	}
-	if r.Updated, err = parseTime(updated); err != nil {
-		return nil, fmt.Errorf("record %s: updated: %w", r.ID, err)
-	}
-	return &r, nil
-}
-
-// scanRecord reads one row of recordColumns, unseals its passwords and
-// data, and returns the row's data_sealed state.
-func (s *Store) scanRecord(row interface{ Scan(...any) error }) (*Record, int, error) {
-	var sp, kp []byte
-	var state int
-	var data []byte
-	r, err := scanFacts(row, &data, &sp, &kp, &state)
-	if err != nil {
-		return nil, 0, err
-	}
-	if r.StorePassword, err = s.unseal(sp, sealAAD(r.ID, "store_password")); err != nil {
-		return nil, 0, fmt.Errorf("record %s store password: %w", r.ID, err)
-	}
-	if r.KeyPassword, err = s.unseal(kp, sealAAD(r.ID, "key_password")); err != nil {
-		return nil, 0, fmt.Errorf("record %s key password: %w", r.ID, err)
-	}
-	if r.Data, err = s.unsealData(r.ID, data, state); err != nil {
-		return nil, 0, err
-	}
-	return r, state, nil
-}
-
 // Records returns every certificate record, ordered by name.
 func (s *Store) Records(ctx context.Context) (_ []*Record, err error) {
 	ctx, done := s.call(ctx, "records")
