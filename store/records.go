@@ -64,7 +64,9 @@ type Record struct {
 	// entry's chain, or every certificate of a file without a key.
 	ChainDER [][]byte `json:"-"`
 	// Version grows whenever the row changes (activated, deactivated,
-	// retired): cache what is parsed from a record by (ID, Version).
+	// retired), and a record deleted and added again under its id starts
+	// above every version it had: cache what is parsed from a record by
+	// (ID, Version).
 	Version       int64        `json:"-"`
 	Data          []byte       `json:"-"`
 	StorePassword secret.Value `json:"-"`
@@ -204,7 +206,7 @@ func (s *Store) AddRecord(ctx context.Context, actor string, r NewRecord) (_ *Re
 	}
 	now := s.now().UTC()
 	rec := &Record{
-		ID: r.ID, Name: r.Name, Type: r.Type, Active: !r.Inactive, Created: now, Updated: now, Version: 1,
+		ID: r.ID, Name: r.Name, Type: r.Type, Active: !r.Inactive, Created: now, Updated: now,
 		Data:          append([]byte(nil), r.Data...),
 		StorePassword: secret.New(r.StorePassword.Reveal()),
 		KeyPassword:   secret.New(r.KeyPassword.Reveal()),
@@ -248,9 +250,14 @@ func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec *Record) (bool
 		}
 		state = dataSealed
 	}
-	if rec.Version == 0 {
-		rec.Version = 1
+	// A record's first version is the change counter this insert moves it
+	// to: a record deleted and added again under its id never gets a
+	// version it had before, so caches keyed by (id, version) stay right.
+	var counter int64
+	if err := tx.QueryRowContext(ctx, `SELECT counter FROM changes WHERE id = 1`).Scan(&counter); err != nil {
+		return false, err
 	}
+	rec.Version = counter + 1
 	if len(rec.ChainDER) == 0 { // a caller that built the Record itself (base keystores)
 		f, err := inspect(rec.Type, rec.Data, rec.Alias, rec.StorePassword, rec.KeyPassword)
 		if err != nil {

@@ -110,7 +110,7 @@ func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord)
 		return nil, fmt.Errorf("publish next %s key %q: %w: %w", use, r.Name, ErrInvalid, err)
 	}
 	now := s.now().UTC()
-	rec := &Record{ID: r.ID, Name: r.Name, Type: r.Type, Active: true, Created: now, Updated: now, Version: 1,
+	rec := &Record{ID: r.ID, Name: r.Name, Type: r.Type, Active: true, Created: now, Updated: now,
 		Data: append([]byte(nil), r.Data...), StorePassword: secret.New(r.StorePassword.Reveal()), KeyPassword: secret.New(r.KeyPassword.Reveal())}
 	f.apply(rec)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
