@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -75,6 +76,32 @@ func TestStoreErrorsReported(t *testing.T) {
 			t.Errorf("refused input or the caller's cancellation reported as store errors: %q", got)
 		}
 	})
+}
+
+// TestStoreTimeoutLockedSQLite: a write waiting on another process's write
+// lock gives up at the store's deadline, not after SQLite's busy timeout.
+func TestStoreTimeoutLockedSQLite(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	o := Options{DataDir: filepath.Join(t.TempDir(), "data"), MasterKey: testMasterKey, NoBaseKeystores: true, Timeout: timeout}
+	s := open(t, o)
+	other, err := sql.Open("sqlite", sqliteDSN(filepath.Join(o.DataDir, sqliteFile), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.Begin() // IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	start := time.Now()
+	err = s.SetProperty(context.Background(), "t", "samlkeyd.x", "1")
+	if took := time.Since(start); !errors.Is(err, ErrUnavailable) || took > timeout+500*time.Millisecond {
+		t.Errorf("write under another writer's lock = %v after %v, want ErrUnavailable within %v", err, took, timeout)
+	}
+	if _, err := s.ChangeCounter(context.Background()); err != nil {
+		t.Errorf("a read beside the writer (WAL) = %v", err)
+	}
 }
 
 // TestStoreTimeoutStoppedPostgres stops (SIGSTOP) a PostgreSQL cluster of
