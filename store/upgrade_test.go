@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,6 +177,11 @@ func TestUpgradeCopiesSigningIntoEncryptionOnce(t *testing.T) {
 			}
 			if _, err := legacy.Parse(); err != nil {
 				t.Errorf("legacy keystore does not open with its unsealed passwords: %v", err)
+			}
+			// Its public facts were stored when the upgraded store opened.
+			if c := legacy.Chain(); len(c) != 1 || !bytes.Equal(c[0].Raw, readFixture(t, "legacy.der")) || legacy.FingerprintSHA1 == "" ||
+				!strings.Contains(legacy.Subject, "CN=legacy.example.com") {
+				t.Errorf("legacy record's facts not completed: %d certificates, sha1 %q, subject %q", len(c), legacy.FingerprintSHA1, legacy.Subject)
 			}
 			// Base keystores appear, but the properties keep the store's choice.
 			if _, err := s.Record(ctx, BaseEncryptionID); err != nil {
