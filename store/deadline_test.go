@@ -82,8 +82,9 @@ func TestStoreErrorsReported(t *testing.T) {
 // lock gives up at the store's deadline, not after SQLite's busy timeout.
 func TestStoreTimeoutLockedSQLite(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	o := Options{DataDir: filepath.Join(t.TempDir(), "data"), MasterKey: testMasterKey, NoBaseKeystores: true, Timeout: timeout}
-	s := open(t, o)
+	o := Options{DataDir: filepath.Join(t.TempDir(), "data"), MasterKey: testMasterKey, NoBaseKeystores: true}
+	s := open(t, o) // migrations under -race on a busy machine may take longer than timeout
+	s.timeout = timeout
 	other, err := sql.Open("sqlite", sqliteDSN(filepath.Join(o.DataDir, sqliteFile), false))
 	if err != nil {
 		t.Fatal(err)
@@ -117,8 +118,9 @@ func TestStoreTimeoutStoppedPostgres(t *testing.T) {
 	const timeout = time.Second
 	const slack = 750 * time.Millisecond
 	ops := &opLog{}
-	o := Options{DatabaseURL: url, MasterKey: testMasterKey, NoBaseKeystores: true, Timeout: timeout, OnError: ops.add}
-	s := open(t, o)
+	o := Options{DatabaseURL: url, MasterKey: testMasterKey, NoBaseKeystores: true, OnError: ops.add}
+	s := open(t, o) // migrations under -race on a busy machine may take longer than timeout
+	s.timeout, o.Timeout = timeout, timeout
 	ctx := context.Background()
 	now := time.Now()
 	if _, err := s.RecordReplay(ctx, "before", now.Add(time.Hour), now); err != nil {
