@@ -25,7 +25,9 @@ type Config struct {
 	Data          string `mapstructure:"data" yaml:"data"`
 	DatabaseURL   string `mapstructure:"database_url" yaml:"database_url,omitempty"`
 	MasterKeyFile string `mapstructure:"master_key_file" yaml:"master_key_file,omitempty"`
-	LogLevel      string `mapstructure:"log_level" yaml:"log_level"`
+	// StoreTimeout bounds every store call (0: the store's default, 5s).
+	StoreTimeout time.Duration `mapstructure:"store_timeout" yaml:"store_timeout"`
+	LogLevel     string        `mapstructure:"log_level" yaml:"log_level"`
 
 	SP         SP         `mapstructure:"sp" yaml:"sp"`
 	IdPs       []IdP      `mapstructure:"idps" yaml:"idps"`

@@ -129,6 +129,9 @@ func TestBadFixtures(t *testing.T) {
 			`idps[0].metadata_fetchers[2]: "2001:db8::/129" is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24`,
 			`idps[0].metadata_fetchers[3]: "fe80::1%eth0/64" carries an IPv6 zone (after %): write the address or network alone, like fe80::1 or fe80::/64`,
 		}},
+		{"store-timeout.yaml", nil, []string{
+			`store_timeout: must be between 100ms and 10m, like 5s`,
+		}},
 		{"metadata-durations.yaml", nil, []string{
 			`sp.clock_skew: must be between 0 and 1h, like 3m`,
 			`sp.metadata.cache_duration: 48h is longer than sp.metadata.valid_for (24h): caches would keep metadata past its validUntil`,
@@ -228,9 +231,10 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Listen:   "127.0.0.1:8080",
-		Data:     "./samlkeyd-data",
-		LogLevel: "info",
+		Listen:       "127.0.0.1:8080",
+		Data:         "./samlkeyd-data",
+		StoreTimeout: 5 * time.Second,
+		LogLevel:     "info",
 		SP: config.SP{
 			EntityID:             "http://127.0.0.1:8080/saml/metadata",
 			BaseURL:              "http://127.0.0.1:8080",
@@ -458,7 +462,7 @@ func structPaths(t reflect.Type, prefix string) []string {
 
 func TestKeysHaveEnvAndFlagNames(t *testing.T) {
 	keys := config.Keys()
-	for _, want := range []string{"listen", "data", "database_url", "master_key_file", "log_level", "sp.entity_id", "sp.metadata.valid_for", "alerts.thresholds", "alerts.smtp.to"} {
+	for _, want := range []string{"listen", "data", "database_url", "master_key_file", "store_timeout", "log_level", "sp.entity_id", "sp.metadata.valid_for", "alerts.thresholds", "alerts.smtp.to"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("Keys() lacks %q", want)
 		}

@@ -166,6 +166,9 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" {
 		p.databaseURL(c.DatabaseURL)
 	}
+	if c.StoreTimeout != 0 && (c.StoreTimeout < 100*time.Millisecond || c.StoreTimeout > 10*time.Minute) {
+		p.add("store_timeout", "must be between 100ms and 10m, like 5s")
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -22,6 +22,8 @@ func migrateV4(ctx context.Context, tx *sql.Tx, d dialect, _ time.Time) error {
 // is sent once across restarts and replicas. Claims are not audited and do
 // not move the change counter.
 func (s *Store) ClaimAlert(ctx context.Context, key string, at time.Time) (first bool, err error) {
+	ctx, done := s.call(ctx, "claim_alert")
+	defer done(&err)
 	if key == "" {
 		return false, fmt.Errorf("claim alert: key is empty: %w", ErrInvalid)
 	}
@@ -40,7 +42,9 @@ func (s *Store) ClaimAlert(ctx context.Context, key string, at time.Time) (first
 
 // ForgetAlerts removes the claims whose key starts with prefix (a renewed or
 // deleted certificate's), so they can be sent again, and returns how many.
-func (s *Store) ForgetAlerts(ctx context.Context, prefix string) (int64, error) {
+func (s *Store) ForgetAlerts(ctx context.Context, prefix string) (_ int64, err error) {
+	ctx, done := s.call(ctx, "forget_alerts")
+	defer done(&err)
 	if prefix == "" {
 		return 0, fmt.Errorf("forget alerts: prefix is empty: %w", ErrInvalid)
 	}

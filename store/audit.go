@@ -44,7 +44,9 @@ func writeAudit(ctx context.Context, tx *sql.Tx, at time.Time, actor, action, ob
 }
 
 // Audit returns the audit log, oldest first.
-func (s *Store) Audit(ctx context.Context) ([]AuditEntry, error) {
+func (s *Store) Audit(ctx context.Context) (_ []AuditEntry, err error) {
+	ctx, done := s.call(ctx, "audit")
+	defer done(&err)
 	rows, err := s.db.QueryContext(ctx, `SELECT id, at, actor, action, object, old_value, new_value FROM audit ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)

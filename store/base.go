@@ -54,16 +54,15 @@ const baseValidityDays = 730
 // A property is pointed at a base keystore only when this call created that
 // keystore and the property is unset: a store that already chose its
 // keystores (or was upgraded by the property copy) keeps its choice.
+//
+// Replicas starting together on a new store may all find the keystores
+// missing and generate them; the inserts race, and only the replica whose
+// inserts won announces "created base system keystores" and moves the
+// change counter. The others discard what they generated.
 func (s *Store) ensureBaseKeystores(ctx context.Context) error {
-	var missing []BaseKeystore
-	for _, b := range BaseKeystores() {
-		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM records WHERE id = $1 OR name = $2`, b.ID, b.Name).Scan(&n); err != nil {
-			return fmt.Errorf("create base keystores: %w", err)
-		}
-		if n == 0 {
-			missing = append(missing, b)
-		}
+	missing, err := s.missingBaseKeystores(ctx)
+	if err != nil {
+		return fmt.Errorf("create base keystores: %w", err)
 	}
 	if len(missing) == 0 {
 		return nil
@@ -77,7 +76,11 @@ func (s *Store) ensureBaseKeystores(ctx context.Context) error {
 		}
 		recs[i] = r
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	created := 0
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		created = 0
 		for i, b := range missing {
 			ok, err := s.insertRecord(ctx, tx, recs[i])
 			if err != nil {
@@ -86,6 +89,7 @@ func (s *Store) ensureBaseKeystores(ctx context.Context) error {
 			if !ok {
 				continue // another replica made it meanwhile
 			}
+			created++
 			if err := writeAudit(ctx, tx, s.now(), actorSystem, ActionRecordAdd, b.ID, "", b.Name); err != nil {
 				return err
 			}
@@ -103,13 +107,36 @@ func (s *Store) ensureBaseKeystores(ctx context.Context) error {
 				}
 			}
 		}
+		if created == 0 {
+			return nil // all made by another replica: nothing changed
+		}
 		return bump(ctx, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("create base keystores: %w", err)
 	}
-	s.log.Info("created base system keystores", "count", len(missing))
+	if created > 0 {
+		s.log.Info("created base system keystores", "count", created)
+	}
 	return nil
+}
+
+// missingBaseKeystores returns the base keystores whose id and name are
+// both free.
+func (s *Store) missingBaseKeystores(ctx context.Context) ([]BaseKeystore, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var missing []BaseKeystore
+	for _, b := range BaseKeystores() {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM records WHERE id = $1 OR name = $2`, b.ID, b.Name).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			missing = append(missing, b)
+		}
+	}
+	return missing, nil
 }
 
 // newBaseRecord generates the key material of one base keystore.

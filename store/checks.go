@@ -38,14 +38,16 @@ func migrateV3(ctx context.Context, tx *sql.Tx, d dialect, _ time.Time) error {
 // AddCheckResult records one result of the named check and keeps only the
 // newest keep results of that check (keep <= 0 keeps all). result must be
 // JSON. Check results are not audited and do not move the change counter.
-func (s *Store) AddCheckResult(ctx context.Context, check string, at time.Time, ok bool, result []byte, keep int) error {
+func (s *Store) AddCheckResult(ctx context.Context, check string, at time.Time, ok bool, result []byte, keep int) (err error) {
+	ctx, done := s.call(ctx, "add_check_result")
+	defer done(&err)
 	if check == "" {
 		return fmt.Errorf("add check result: check name is empty: %w", ErrInvalid)
 	}
 	if !json.Valid(result) {
 		return fmt.Errorf("add check result %q: result is not JSON: %w", check, ErrInvalid)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO check_results (check_name, at, ok, result) VALUES ($1, $2, $3, $4)`,
 			check, fmtTime(at), ok, string(result)); err != nil {
 			return err
@@ -65,7 +67,9 @@ func (s *Store) AddCheckResult(ctx context.Context, check string, at time.Time, 
 
 // CheckResults returns the newest n results of the named check, newest
 // first (n <= 0: all of them).
-func (s *Store) CheckResults(ctx context.Context, check string, n int) ([]CheckResult, error) {
+func (s *Store) CheckResults(ctx context.Context, check string, n int) (_ []CheckResult, err error) {
+	ctx, done := s.call(ctx, "check_results")
+	defer done(&err)
 	q := `SELECT at, ok, result FROM check_results WHERE check_name = $1 ORDER BY id DESC`
 	args := []any{check}
 	if n > 0 {

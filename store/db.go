@@ -82,12 +82,16 @@ func openDB(ctx context.Context, o Options) (*sql.DB, dialect, error) {
 
 // sqliteDSN returns the modernc.org/sqlite DSN for path: write transactions
 // take the database lock at BEGIN (no lost updates between processes),
-// waiting up to 10 s for another writer; WAL lets readers run beside them.
+// waiting up to 10 s for another writer; WAL lets readers run beside them;
+// secure_delete zeroes what is deleted.
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "1")
+	// Deleted and overwritten content (a record's sealed-over key, a
+	// deleted record) is zeroed in the file, not left in free space.
+	q.Add("_pragma", "secure_delete(1)")
 	if readOnly {
 		q.Set("mode", "ro")
 	} else {

@@ -69,7 +69,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, o Options)) {
 // pgSchemaURL creates a schema of its own for the test in the test
 // database and returns a URL whose connections use it, so tests never
 // collide. The schema is dropped when the test ends.
-func pgSchemaURL(t *testing.T) string {
+func pgSchemaURL(t testing.TB) string {
 	t.Helper()
 	base := tooltest.DatabaseURL(t)
 	var b [6]byte
@@ -92,6 +92,16 @@ func pgSchemaURL(t *testing.T) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// benchOptions returns Options for a fresh, empty store of the named
+// backend, without base keystores.
+func benchOptions(b *testing.B, backend string) Options {
+	b.Helper()
+	if backend == "postgres" {
+		return Options{DatabaseURL: pgSchemaURL(b), MasterKey: testMasterKey, NoBaseKeystores: true}
+	}
+	return Options{DataDir: filepath.Join(b.TempDir(), "data"), MasterKey: testMasterKey, NoBaseKeystores: true}
 }
 
 func open(t *testing.T, o Options) *Store {

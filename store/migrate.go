@@ -33,6 +33,10 @@ func migrations() []migration {
 		{Migration{4, "alert ledger: each alert sent once across restarts and replicas"}, migrateV4},
 		{Migration{5, "key rotation states"}, migrateV5},
 		{Migration{6, "metadata fetches by IdP"}, migrateV6},
+		{Migration{7, "record public facts: certificate chain, SHA-1 fingerprint, subject, issuer, serial, version"}, migrateV7},
+		{Migration{8, "record data sealing: PEM private keys in clear are sealed when the store is next opened"}, migrateV8},
+		{Migration{9, "replay ids: accepted message ids shared by replicas"}, migrateV9},
+		{Migration{10, "API tokens"}, migrateV10},
 	}
 }
 
@@ -220,7 +224,8 @@ func maxVersion(have map[int]bool) int {
 // Migrate brings the store o names to the newest schema and returns the
 // migrations it applied. With dryRun it only returns the pending ones and
 // changes nothing (a SQLite store that does not exist yet is not created).
-// It needs no master key and creates no keystores: Open does that.
+// It needs no master key and creates no keystores: Open does that. It runs
+// under Options.Timeout.
 func Migrate(ctx context.Context, o Options, dryRun bool) ([]Migration, error) {
 	now := time.Now
 	if o.Now != nil {
@@ -230,6 +235,12 @@ func Migrate(ctx context.Context, o Options, dryRun bool) ([]Migration, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	if !dryRun {
 		db, d, err := openDB(ctx, o)
 		if err != nil {

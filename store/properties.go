@@ -24,9 +24,11 @@ func IsKeystoreProperty(name string) bool {
 
 // Property returns the value of the property named name and whether it is
 // set.
-func (s *Store) Property(ctx context.Context, name string) (string, bool, error) {
+func (s *Store) Property(ctx context.Context, name string) (_ string, _ bool, err error) {
+	ctx, done := s.call(ctx, "property")
+	defer done(&err)
 	var v string
-	err := s.db.QueryRowContext(ctx, `SELECT value FROM properties WHERE name = $1`, name).Scan(&v)
+	err = s.db.QueryRowContext(ctx, `SELECT value FROM properties WHERE name = $1`, name).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -37,7 +39,9 @@ func (s *Store) Property(ctx context.Context, name string) (string, bool, error)
 }
 
 // Properties returns every set property, ordered by name.
-func (s *Store) Properties(ctx context.Context) ([]Property, error) {
+func (s *Store) Properties(ctx context.Context) (_ []Property, err error) {
+	ctx, done := s.call(ctx, "properties")
+	defer done(&err)
 	rows, err := s.db.QueryContext(ctx, `SELECT name, value, updated FROM properties ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list properties: %w", err)
@@ -64,11 +68,13 @@ func (s *Store) Properties(ctx context.Context) ([]Property, error) {
 // SetProperty sets the property named name to value; an empty value clears
 // it. A keystore property must name an active keystore record (ErrInvalid
 // or ErrNotFound otherwise). Setting one property never touches another.
-func (s *Store) SetProperty(ctx context.Context, actor, name, value string) error {
+func (s *Store) SetProperty(ctx context.Context, actor, name, value string) (err error) {
+	ctx, done := s.call(ctx, "set_property")
+	defer done(&err)
 	if name == "" || strings.ContainsAny(name, " \t\r\n") {
 		return fmt.Errorf("set property %q: a property name is non-empty without white space: %w", name, ErrInvalid)
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if value != "" && IsKeystoreProperty(name) {
 			if err := s.checkKeystoreTarget(ctx, tx, value); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"database/sql"
@@ -33,23 +34,43 @@ func Types() []Type { return []Type{TypeJavaKeyStore, TypePKCS12, TypePEM, TypeT
 // keystore property may select.
 func (t Type) IsKeystore() bool { return t == TypeJavaKeyStore || t == TypePKCS12 }
 
-// Record is one certificate record. Its passwords are unsealed; they are
-// secret.Values and never print. JSON carries no file bytes and no
-// passwords.
+// Record is one certificate record. Its passwords and data are unsealed;
+// the passwords are secret.Values and never print. JSON carries no file
+// bytes and no passwords.
+//
+// The public facts (ChainDER and what is derived from its leaf) are stored
+// when the record is added, so reading them never opens the keystore. A
+// record listed by RecordFacts has no Data and no passwords.
 type Record struct {
-	ID                string       `json:"id"`
-	Name              string       `json:"name"`
-	Type              Type         `json:"type"`
-	Format            keys.Format  `json:"format"`
-	Active            bool         `json:"active"`
-	Alias             string       `json:"alias"`
-	NotAfter          time.Time    `json:"not_after"`
-	FingerprintSHA256 string       `json:"fingerprint_sha256"`
-	Created           time.Time    `json:"created"`
-	Updated           time.Time    `json:"updated"`
-	Data              []byte       `json:"-"`
-	StorePassword     secret.Value `json:"-"`
-	KeyPassword       secret.Value `json:"-"`
+	ID                string      `json:"id"`
+	Name              string      `json:"name"`
+	Type              Type        `json:"type"`
+	Format            keys.Format `json:"format"`
+	Active            bool        `json:"active"`
+	Alias             string      `json:"alias"`
+	NotAfter          time.Time   `json:"not_after"`
+	FingerprintSHA256 string      `json:"fingerprint_sha256"`
+	Created           time.Time   `json:"created"`
+	Updated           time.Time   `json:"updated"`
+	// FingerprintSHA1 is the leaf's lowercase hex SHA-1 (what keytool and
+	// many IdP consoles show). Subject and Issuer are the leaf's names as
+	// x509.Name.String writes them, Serial its serial number in lowercase
+	// hex.
+	FingerprintSHA1 string `json:"-"`
+	Subject         string `json:"-"`
+	Issuer          string `json:"-"`
+	Serial          string `json:"-"`
+	// ChainDER is the public certificate chain, leaf first: the private-key
+	// entry's chain, or every certificate of a file without a key.
+	ChainDER [][]byte `json:"-"`
+	// Version grows whenever the row changes (activated, deactivated,
+	// retired), and a record deleted and added again under its id starts
+	// above every version it had: cache what is parsed from a record by
+	// (ID, Version).
+	Version       int64        `json:"-"`
+	Data          []byte       `json:"-"`
+	StorePassword secret.Value `json:"-"`
+	KeyPassword   secret.Value `json:"-"`
 }
 
 // NewRecord is what AddRecord stores. ID is generated when empty.
@@ -66,6 +87,9 @@ type NewRecord struct {
 
 // Parse opens the record's content with its passwords.
 func (r *Record) Parse() (*keys.Keystore, error) {
+	if r.Data == nil {
+		return nil, fmt.Errorf("record %s (%q): content not loaded (a RecordFacts listing): read it with Store.Record", r.ID, r.Name)
+	}
 	ks, err := keys.Parse(r.Data, r.StorePassword, r.KeyPassword)
 	if err != nil {
 		return nil, fmt.Errorf("record %s (%q): %w", r.ID, r.Name, err)
@@ -77,8 +101,9 @@ func (r *Record) Parse() (*keys.Keystore, error) {
 type facts struct {
 	format      keys.Format
 	alias       string
-	notAfter    time.Time
-	fingerprint string
+	chain       []*x509.Certificate // the private-key entry's chain, leaf first; or every certificate of a file without a key
+	notAfter    time.Time           // the leaf's
+	fingerprint string              // the leaf's SHA-256
 }
 
 // inspect validates data as a record of type t with the keys package and
@@ -88,9 +113,7 @@ func inspect(t Type, data []byte, alias string, storePass, keyPass secret.Value)
 	if err != nil {
 		return facts{}, err
 	}
-	var leaf *x509.Certificate
-	var f facts
-	f.format = ks.Format
+	f := facts{format: ks.Format}
 	switch t {
 	case TypeJavaKeyStore, TypePKCS12:
 		if ks.Format != keys.FormatJKS && ks.Format != keys.FormatPKCS12 {
@@ -100,15 +123,15 @@ func inspect(t Type, data []byte, alias string, storePass, keyPass secret.Value)
 		if err != nil {
 			return facts{}, err
 		}
-		f.alias, leaf = e.Alias, e.Leaf()
+		f.alias, f.chain = e.Alias, e.Chain
 	case TypePEM:
 		if ks.Format != keys.FormatPEM {
 			return facts{}, fmt.Errorf("type pem needs a PEM file, the file is %s", ks.Format)
 		}
 		if e, err := ks.PrivateKeyEntry(alias); err == nil {
-			f.alias, leaf = e.Alias, e.Leaf()
-		} else if len(ks.Entries) > 0 {
-			leaf = ks.Entries[0].Leaf()
+			f.alias, f.chain = e.Alias, e.Chain
+		} else {
+			f.chain = allCertificates(ks)
 		}
 	case TypeTrustStoreCert:
 		for _, e := range ks.Entries {
@@ -116,18 +139,25 @@ func inspect(t Type, data []byte, alias string, storePass, keyPass secret.Value)
 				return facts{}, errors.New("a trust_store_cert record holds a certificate only, this file has a private key: add it as a keystore (java_key_store, pkcs12 or pem)")
 			}
 		}
-		if len(ks.Entries) > 0 {
-			leaf = ks.Entries[0].Leaf()
-		}
+		f.chain = allCertificates(ks)
 	default:
 		return facts{}, fmt.Errorf("type %q: use one of java_key_store, pkcs12, pem, trust_store_cert", t)
 	}
-	if leaf == nil {
+	if len(f.chain) == 0 {
 		return facts{}, errors.New("the file holds no certificate")
 	}
-	f.notAfter = leaf.NotAfter.UTC()
-	f.fingerprint = keys.FingerprintSHA256(leaf)
+	f.notAfter = f.chain[0].NotAfter.UTC()
+	f.fingerprint = keys.FingerprintSHA256(f.chain[0])
 	return f, nil
+}
+
+// allCertificates returns the certificates of every entry, in file order.
+func allCertificates(ks *keys.Keystore) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, e := range ks.Entries {
+		out = append(out, e.Chain...)
+	}
+	return out
 }
 
 // ValidID reports whether id is a record id: 32 lowercase hex digits.
@@ -155,7 +185,9 @@ func newID(r io.Reader) (string, error) {
 // AddRecord validates r with the keys package and stores it. A keystore that
 // does not open, or a trust-store certificate with a private key, is refused
 // with the reason (ErrInvalid); a taken id or name gives ErrExists.
-func (s *Store) AddRecord(ctx context.Context, actor string, r NewRecord) (*Record, error) {
+func (s *Store) AddRecord(ctx context.Context, actor string, r NewRecord) (_ *Record, err error) {
+	ctx, done := s.call(ctx, "add_record")
+	defer done(&err)
 	if strings.TrimSpace(r.Name) == "" {
 		return nil, fmt.Errorf("add record: name is empty: %w", ErrInvalid)
 	}
@@ -174,13 +206,12 @@ func (s *Store) AddRecord(ctx context.Context, actor string, r NewRecord) (*Reco
 	}
 	now := s.now().UTC()
 	rec := &Record{
-		ID: r.ID, Name: r.Name, Type: r.Type, Format: f.format, Active: !r.Inactive,
-		Alias: f.alias, NotAfter: f.notAfter, FingerprintSHA256: f.fingerprint,
-		Created: now, Updated: now,
+		ID: r.ID, Name: r.Name, Type: r.Type, Active: !r.Inactive, Created: now, Updated: now,
 		Data:          append([]byte(nil), r.Data...),
 		StorePassword: secret.New(r.StorePassword.Reveal()),
 		KeyPassword:   secret.New(r.KeyPassword.Reveal()),
 	}
+	f.apply(rec)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		ok, err := s.insertRecord(ctx, tx, rec)
 		if err != nil {
@@ -201,7 +232,8 @@ func (s *Store) AddRecord(ctx context.Context, actor string, r NewRecord) (*Reco
 }
 
 // insertRecord inserts rec unless its id or name is taken, and reports
-// whether it did.
+// whether it did. Its passwords are sealed, and so is its data when it holds
+// a private key in clear (a PEM file).
 func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec *Record) (bool, error) {
 	sp, err := s.seal(rec.StorePassword.Reveal(), sealAAD(rec.ID, "store_password"))
 	if err != nil {
@@ -211,11 +243,35 @@ func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec *Record) (bool
 	if err != nil {
 		return false, err
 	}
+	data, state := rec.Data, dataPlain
+	if holdsClearKey(rec.Format, rec.Data) {
+		if data, err = s.seal(rec.Data, sealAAD(rec.ID, "data")); err != nil {
+			return false, err
+		}
+		state = dataSealed
+	}
+	// A record's first version is the change counter this insert moves it
+	// to: a record deleted and added again under its id never gets a
+	// version it had before, so caches keyed by (id, version) stay right.
+	var counter int64
+	if err := tx.QueryRowContext(ctx, `SELECT counter FROM changes WHERE id = 1`).Scan(&counter); err != nil {
+		return false, err
+	}
+	rec.Version = counter + 1
+	if len(rec.ChainDER) == 0 { // a caller that built the Record itself (base keystores)
+		f, err := inspect(rec.Type, rec.Data, rec.Alias, rec.StorePassword, rec.KeyPassword)
+		if err != nil {
+			return false, fmt.Errorf("record %s facts: %w", rec.ID, err)
+		}
+		f.apply(rec)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO records
-		(id, name, type, format, active, data, alias, store_password, key_password, not_after, fingerprint_sha256, created, updated)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING`,
-		rec.ID, rec.Name, string(rec.Type), string(rec.Format), rec.Active, rec.Data, rec.Alias, sp, kp,
-		fmtTime(rec.NotAfter), rec.FingerprintSHA256, fmtTime(rec.Created), fmtTime(rec.Updated))
+		(id, name, type, format, active, data, alias, store_password, key_password, not_after, fingerprint_sha256, created, updated,
+		 chain, fingerprint_sha1, subject, issuer, serial, version, data_sealed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) ON CONFLICT DO NOTHING`,
+		rec.ID, rec.Name, string(rec.Type), string(rec.Format), rec.Active, data, rec.Alias, sp, kp,
+		fmtTime(rec.NotAfter), rec.FingerprintSHA256, fmtTime(rec.Created), fmtTime(rec.Updated),
+		bytes.Join(rec.ChainDER, nil), rec.FingerprintSHA1, rec.Subject, rec.Issuer, rec.Serial, rec.Version, state)
 	if err != nil {
 		return false, err
 	}
@@ -223,43 +279,14 @@ func (s *Store) insertRecord(ctx context.Context, tx *sql.Tx, rec *Record) (bool
 	return n == 1, err
 }
 
-// sealAAD binds a sealed password to its record and column, so a sealed
-// value copied to another record does not unseal.
+// sealAAD binds a sealed value to its record and column, so a sealed value
+// copied to another record does not unseal.
 func sealAAD(id, column string) string { return "record " + id + " " + column }
 
-const recordColumns = `id, name, type, format, active, data, alias, store_password, key_password, not_after, fingerprint_sha256, created, updated`
-
-// scanRecord reads one row of recordColumns and unseals its passwords.
-func (s *Store) scanRecord(row interface{ Scan(...any) error }) (*Record, error) {
-	var r Record
-	var typ, format, notAfter, created, updated string
-	var sp, kp []byte
-	if err := row.Scan(&r.ID, &r.Name, &typ, &format, &r.Active, &r.Data, &r.Alias, &sp, &kp,
-		&notAfter, &r.FingerprintSHA256, &created, &updated); err != nil {
-		return nil, err
-	}
-	r.Type, r.Format = Type(typ), keys.Format(format)
-	var err error
-	if r.NotAfter, err = parseTime(notAfter); err != nil {
-		return nil, fmt.Errorf("record %s: not_after: %w", r.ID, err)
-	}
-	if r.Created, err = parseTime(created); err != nil {
-		return nil, fmt.Errorf("record %s: created: %w", r.ID, err)
-	}
-	if r.Updated, err = parseTime(updated); err != nil {
-		return nil, fmt.Errorf("record %s: updated: %w", r.ID, err)
-	}
-	if r.StorePassword, err = s.unseal(sp, sealAAD(r.ID, "store_password")); err != nil {
-		return nil, fmt.Errorf("record %s store password: %w", r.ID, err)
-	}
-	if r.KeyPassword, err = s.unseal(kp, sealAAD(r.ID, "key_password")); err != nil {
-		return nil, fmt.Errorf("record %s key password: %w", r.ID, err)
-	}
-	return &r, nil
-}
-
 // Records returns every certificate record, ordered by name.
-func (s *Store) Records(ctx context.Context) ([]*Record, error) {
+func (s *Store) Records(ctx context.Context) (_ []*Record, err error) {
+	ctx, done := s.call(ctx, "records")
+	defer done(&err)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+recordColumns+` FROM records ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list records: %w", err)
@@ -267,7 +294,7 @@ func (s *Store) Records(ctx context.Context) ([]*Record, error) {
 	defer rows.Close()
 	var out []*Record
 	for rows.Next() {
-		r, err := s.scanRecord(rows)
+		r, _, err := s.scanRecord(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list records: %w", err)
 		}
@@ -280,8 +307,14 @@ func (s *Store) Records(ctx context.Context) ([]*Record, error) {
 }
 
 // Record returns the record with id, or ErrNotFound.
-func (s *Store) Record(ctx context.Context, id string) (*Record, error) {
-	r, err := s.scanRecord(s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1`, id))
+func (s *Store) Record(ctx context.Context, id string) (_ *Record, err error) {
+	ctx, done := s.call(ctx, "record")
+	defer done(&err)
+	return s.record(ctx, id)
+}
+
+func (s *Store) record(ctx context.Context, id string) (*Record, error) {
+	r, _, err := s.scanRecord(s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("record %q: %w", id, ErrNotFound)
 	}
@@ -292,8 +325,10 @@ func (s *Store) Record(ctx context.Context, id string) (*Record, error) {
 }
 
 // RecordByName returns the record named name, or ErrNotFound.
-func (s *Store) RecordByName(ctx context.Context, name string) (*Record, error) {
-	r, err := s.scanRecord(s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE name = $1`, name))
+func (s *Store) RecordByName(ctx context.Context, name string) (_ *Record, err error) {
+	ctx, done := s.call(ctx, "record_by_name")
+	defer done(&err)
+	r, _, err := s.scanRecord(s.db.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records WHERE name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("record named %q: %w", name, ErrNotFound)
 	}
@@ -306,12 +341,14 @@ func (s *Store) RecordByName(ctx context.Context, name string) (*Record, error) 
 // SetActive activates or deactivates a record. Deactivating a record a
 // keystore property selects is refused (ErrInUse): point the property
 // elsewhere first.
-func (s *Store) SetActive(ctx context.Context, actor, id string, active bool) error {
+func (s *Store) SetActive(ctx context.Context, actor, id string, active bool) (err error) {
+	ctx, done := s.call(ctx, "set_active")
+	defer done(&err)
 	op := "activate"
 	if !active {
 		op = "deactivate"
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var was bool
 		err := tx.QueryRowContext(ctx, `SELECT active FROM records WHERE id = $1`+s.d.forUpdate, id).Scan(&was)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -330,7 +367,7 @@ func (s *Store) SetActive(ctx context.Context, actor, id string, active bool) er
 				return fmt.Errorf("%w %s: set the property to another keystore first", ErrInUse, strings.Join(names, ", "))
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE records SET active = $1, updated = $2 WHERE id = $3`,
+		if _, err := tx.ExecContext(ctx, `UPDATE records SET active = $1, updated = $2, version = version + 1 WHERE id = $3`,
 			active, fmtTime(s.now()), id); err != nil {
 			return err
 		}
@@ -354,8 +391,10 @@ func activeWord(b bool) string {
 
 // DeleteRecord deletes a record. A record a property points to is refused
 // (ErrInUse).
-func (s *Store) DeleteRecord(ctx context.Context, actor, id string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) DeleteRecord(ctx context.Context, actor, id string) (err error) {
+	ctx, done := s.call(ctx, "delete_record")
+	defer done(&err)
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var name string
 		err := tx.QueryRowContext(ctx, `SELECT name FROM records WHERE id = $1`+s.d.forUpdate, id).Scan(&name)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -410,8 +449,10 @@ type Validation struct {
 
 // ValidateRecord opens a record's content with its passwords and checks it
 // with keys.Validate at the store's clock.
-func (s *Store) ValidateRecord(ctx context.Context, id string) (*Validation, error) {
-	r, err := s.Record(ctx, id)
+func (s *Store) ValidateRecord(ctx context.Context, id string) (_ *Validation, err error) {
+	ctx, done := s.call(ctx, "validate_record")
+	defer done(&err)
+	r, err := s.record(ctx, id)
 	if err != nil {
 		return nil, err
 	}

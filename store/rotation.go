@@ -61,7 +61,9 @@ func UseProperty(use string) (string, error) {
 }
 
 // Rotations returns the rollover states of a use's records, oldest first.
-func (s *Store) Rotations(ctx context.Context, use string) ([]Rotation, error) {
+func (s *Store) Rotations(ctx context.Context, use string) (_ []Rotation, err error) {
+	ctx, done := s.call(ctx, "rotations")
+	defer done(&err)
 	rows, err := s.db.QueryContext(ctx, `SELECT record_id, use_name, state, published_at, promoted_at, retired_at
 		FROM rotations WHERE use_name = $1 ORDER BY published_at, record_id`, use)
 	if err != nil {
@@ -90,7 +92,9 @@ func (s *Store) Rotations(ctx context.Context, use string) ([]Rotation, error) {
 
 // PublishNext stores a newly generated keystore as the next key of use, in
 // one transaction with its rotation state. A use has at most one next key.
-func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord) (*Record, error) {
+func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord) (_ *Record, err error) {
+	ctx, done := s.call(ctx, "publish_next")
+	defer done(&err)
 	if _, err := UseProperty(use); err != nil {
 		return nil, err
 	}
@@ -106,9 +110,9 @@ func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord)
 		return nil, fmt.Errorf("publish next %s key %q: %w: %w", use, r.Name, ErrInvalid, err)
 	}
 	now := s.now().UTC()
-	rec := &Record{ID: r.ID, Name: r.Name, Type: r.Type, Format: f.format, Active: true, Alias: f.alias,
-		NotAfter: f.notAfter, FingerprintSHA256: f.fingerprint, Created: now, Updated: now,
+	rec := &Record{ID: r.ID, Name: r.Name, Type: r.Type, Active: true, Created: now, Updated: now,
 		Data: append([]byte(nil), r.Data...), StorePassword: secret.New(r.StorePassword.Reveal()), KeyPassword: secret.New(r.KeyPassword.Reveal())}
+	f.apply(rec)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM rotations WHERE use_name = $1 AND state = $2`, use, RotationNext).Scan(&n); err != nil {
@@ -142,7 +146,9 @@ func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord)
 // Promote makes the next key of use (record id) the active one: in one
 // transaction the use's property points at it and the key it replaces is
 // retired (still published and decrypting for the policy's retire_after).
-func (s *Store) Promote(ctx context.Context, actor, use, id string) error {
+func (s *Store) Promote(ctx context.Context, actor, use, id string) (err error) {
+	ctx, done := s.call(ctx, "promote")
+	defer done(&err)
 	prop, err := UseProperty(use)
 	if err != nil {
 		return err
@@ -191,8 +197,10 @@ func (s *Store) Promote(ctx context.Context, actor, use, id string) error {
 
 // Deactivate ends a retired key's grace period: its rotation state becomes
 // inactive and its record inactive, in one transaction.
-func (s *Store) Deactivate(ctx context.Context, actor, id string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) Deactivate(ctx context.Context, actor, id string) (err error) {
+	ctx, done := s.call(ctx, "deactivate")
+	defer done(&err)
+	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM rotations WHERE record_id = $1`+s.d.forUpdate, id).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && state != RotationRetired) {
@@ -210,7 +218,7 @@ func (s *Store) Deactivate(ctx context.Context, actor, id string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE rotations SET state = $1 WHERE record_id = $2`, RotationInactive, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE records SET active = $1, updated = $2 WHERE id = $3`, false, fmtTime(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE records SET active = $1, updated = $2, version = version + 1 WHERE id = $3`, false, fmtTime(now), id); err != nil {
 			return err
 		}
 		if err := writeAudit(ctx, tx, now, actor, ActionRotationDeactivate, id, RotationRetired, RotationInactive); err != nil {
@@ -245,8 +253,10 @@ type MetadataFetch struct {
 // RecordMetadataFetch remembers that idp fetched the metadata at at and was
 // served these certificates. Fetches are not audited and do not move the
 // change counter.
-func (s *Store) RecordMetadataFetch(ctx context.Context, idp string, at time.Time, fingerprints []string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO metadata_fetches (idp, at, fingerprints) VALUES ($1, $2, $3)
+func (s *Store) RecordMetadataFetch(ctx context.Context, idp string, at time.Time, fingerprints []string) (err error) {
+	ctx, done := s.call(ctx, "record_metadata_fetch")
+	defer done(&err)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO metadata_fetches (idp, at, fingerprints) VALUES ($1, $2, $3)
 		ON CONFLICT (idp) DO UPDATE SET at = excluded.at, fingerprints = excluded.fingerprints`,
 		idp, fmtTime(at), strings.Join(fingerprints, ","))
 	if err != nil {
@@ -256,7 +266,9 @@ func (s *Store) RecordMetadataFetch(ctx context.Context, idp string, at time.Tim
 }
 
 // MetadataFetches returns the last metadata fetch of every IdP that fetched.
-func (s *Store) MetadataFetches(ctx context.Context) ([]MetadataFetch, error) {
+func (s *Store) MetadataFetches(ctx context.Context) (_ []MetadataFetch, err error) {
+	ctx, done := s.call(ctx, "metadata_fetches")
+	defer done(&err)
 	rows, err := s.db.QueryContext(ctx, `SELECT idp, at, fingerprints FROM metadata_fetches ORDER BY idp`)
 	if err != nil {
 		return nil, fmt.Errorf("read metadata fetches: %w", err)

@@ -59,10 +59,24 @@ type Options struct {
 	// NoBaseKeystores skips creating the base system keystores on first
 	// start (tests that do not need them).
 	NoBaseKeystores bool
-	Logger          *slog.Logger
-	Now             func() time.Time // nil: time.Now
-	Rand            io.Reader        // nil: crypto/rand
+	// Timeout bounds every store call (config store_timeout): each runs
+	// under context.WithTimeout(ctx, Timeout), so a caller's sooner
+	// deadline still wins. 0 means DefaultTimeout.
+	Timeout time.Duration
+	// OnError, when set, is called once for every store call that failed
+	// for a reason other than the caller's input or the caller's own
+	// cancellation, with the call's stable op name (the method name in
+	// snake_case: "change_counter", "record_replay", "open", …). The daemon
+	// counts samlkeyd_store_errors_total{op} with it. It must be fast and
+	// safe for concurrent use.
+	OnError func(op string, err error)
+	Logger  *slog.Logger
+	Now     func() time.Time // nil: time.Now
+	Rand    io.Reader        // nil: crypto/rand
 }
+
+// DefaultTimeout is the deadline of a store call when Options.Timeout is 0.
+const DefaultTimeout = 5 * time.Second
 
 // DefaultDataDir is where the SQLite store lives when no directory is given.
 const DefaultDataDir = "./samlkeyd-data"
@@ -77,14 +91,24 @@ type Store struct {
 	now    func() time.Time
 	rand   io.Reader
 
-	mu    sync.Mutex      // guards locks
-	locks map[string]bool // SQLite: names of locks held by this process
+	timeout time.Duration
+	onError func(op string, err error)
+
+	mu      sync.Mutex           // guards locks and touched
+	locks   map[string]bool      // SQLite: names of locks held by this process
+	touched map[string]time.Time // token name → last use written by TouchToken
 }
 
 // Open opens the store described by o, applies pending migrations, checks
-// the master key, and on first start creates the base system keystores.
-func Open(ctx context.Context, o Options) (*Store, error) {
-	s := &Store{log: o.Logger, now: o.Now, rand: o.Rand, locks: map[string]bool{}}
+// the master key, completes what migrations leave to the master key (the
+// public facts of records stored before they existed, sealing PEM private
+// keys stored in clear), and on first start creates the base system
+// keystores. Each database step runs under Options.Timeout; key generation
+// does not. A database that cannot be reached fails with ErrUnavailable:
+// retry later.
+func Open(ctx context.Context, o Options) (_ *Store, err error) {
+	s := &Store{log: o.Logger, now: o.Now, rand: o.Rand, timeout: o.Timeout, onError: o.OnError,
+		locks: map[string]bool{}, touched: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -94,30 +118,56 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	db, d, err := openDB(ctx, o)
-	if err != nil {
-		return nil, err
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
 	}
-	s.db, s.d = db, d
-	if _, err := migrate(ctx, db, d, s.now(), latest(), s.log); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	if s.master, err = loadMasterKey(o, s.rand); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	if err := s.checkMasterKey(ctx); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	if !o.NoBaseKeystores {
-		if err := s.ensureBaseKeystores(ctx); err != nil {
-			_ = db.Close()
-			return nil, err
+	defer func() {
+		if err != nil {
+			err = s.fail(ctx, "open", err)
 		}
+	}()
+	if err := s.open(ctx, o); err != nil {
+		if s.db != nil {
+			_ = s.db.Close()
+		}
+		return nil, err
 	}
 	return s, nil
+}
+
+// open runs the steps of Open, each database step under the deadline.
+func (s *Store) open(ctx context.Context, o Options) error {
+	step := func(fn func(ctx context.Context) error) error {
+		ctx, cancel := context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		return fn(ctx)
+	}
+	err := step(func(ctx context.Context) (err error) {
+		s.db, s.d, err = openDB(ctx, o)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := step(func(ctx context.Context) error {
+		_, err := migrate(ctx, s.db, s.d, s.now(), latest(), s.log)
+		return err
+	}); err != nil {
+		return err
+	}
+	if s.master, err = loadMasterKey(o, s.rand); err != nil {
+		return err
+	}
+	if err := step(s.checkMasterKey); err != nil {
+		return err
+	}
+	if err := s.completeRecords(ctx); err != nil {
+		return err
+	}
+	if o.NoBaseKeystores {
+		return nil
+	}
+	return s.ensureBaseKeystores(ctx)
 }
 
 // Close closes the database.
@@ -131,7 +181,9 @@ func (s *Store) Backend() string { return s.d.name }
 
 // ChangeCounter returns a number that grows on every record or property
 // change. It is one indexed read, cheap enough to poll.
-func (s *Store) ChangeCounter(ctx context.Context) (int64, error) {
+func (s *Store) ChangeCounter(ctx context.Context) (_ int64, err error) {
+	ctx, done := s.call(ctx, "change_counter")
+	defer done(&err)
 	var n int64
 	if err := s.db.QueryRowContext(ctx, `SELECT counter FROM changes WHERE id = 1`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read change counter: %w", err)

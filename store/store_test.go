@@ -723,7 +723,8 @@ func TestValidateRecord(t *testing.T) {
 
 // TestConcurrentFirstStart opens one fresh store from several replicas at
 // once: they migrate one at a time, agree on one master key, and create
-// each base keystore exactly once.
+// each base keystore exactly once. Only the replica that inserted them
+// says so, and the change counter moves once.
 func TestConcurrentFirstStart(t *testing.T) {
 	ctx := context.Background()
 	forEachBackend(t, func(t *testing.T, o Options) {
@@ -733,11 +734,24 @@ func TestConcurrentFirstStart(t *testing.T) {
 		const replicas = 3
 		stores := make([]*Store, replicas)
 		errs := make([]error, replicas)
+		logs := make([]syncBuffer, replicas)
 		var wg sync.WaitGroup
 		for i := range replicas {
+			o := o
+			o.Logger = slog.New(slog.NewTextHandler(&logs[i], nil))
 			wg.Go(func() { stores[i], errs[i] = Open(ctx, o) })
 		}
 		wg.Wait()
+		announced := 0
+		for i := range logs {
+			announced += strings.Count(logs[i].String(), "created base system keystores")
+		}
+		if announced != 1 {
+			t.Errorf("%d replicas logged \"created base system keystores\", want 1", announced)
+		}
+		if n, err := stores[0].ChangeCounter(ctx); err != nil || n != 1 {
+			t.Errorf("change counter after concurrent first starts = %d, %v; want 1", n, err)
+		}
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("replica %d: %v", i, err)

@@ -1,13 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,8 +50,8 @@ func writeV1Contents(t testing.TB, ctx context.Context, db *sql.DB, d dialect, m
 		StorePassword: secret.FromString(sentinelStorePass), KeyPassword: secret.FromString(sentinelStorePass),
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if ok, err := s.insertRecord(ctx, tx, rec); err != nil || !ok {
-			return errors.Join(err, errors.New("insert legacy record: not inserted"))
+		if err := insertV1Record(ctx, tx, s, rec); err != nil {
+			return fmt.Errorf("insert legacy record: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO properties (name, value, updated) VALUES ($1, $2, $3)`,
 			PropSigningKeystore, legacyID, fmtTime(at)); err != nil {
@@ -62,6 +65,25 @@ func writeV1Contents(t testing.TB, ctx context.Context, db *sql.DB, d dialect, m
 	if err != nil {
 		t.Fatalf("write v1 contents: %v", err)
 	}
+}
+
+// insertV1Record inserts rec as the first schema stored records: passwords
+// sealed, data as given, no public facts beyond not-after and fingerprint.
+func insertV1Record(ctx context.Context, tx *sql.Tx, s *Store, rec *Record) error {
+	sp, err := s.seal(rec.StorePassword.Reveal(), sealAAD(rec.ID, "store_password"))
+	if err != nil {
+		return err
+	}
+	kp, err := s.seal(rec.KeyPassword.Reveal(), sealAAD(rec.ID, "key_password"))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO records
+		(id, name, type, format, active, data, alias, store_password, key_password, not_after, fingerprint_sha256, created, updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		rec.ID, rec.Name, string(rec.Type), string(rec.Format), rec.Active, rec.Data, rec.Alias, sp, kp,
+		fmtTime(rec.NotAfter), rec.FingerprintSHA256, fmtTime(rec.Created), fmtTime(rec.Updated))
+	return err
 }
 
 // TestWriteV1Fixture writes testdata/v1.db when testdata/gen.sh asks for it.
@@ -155,6 +177,11 @@ func TestUpgradeCopiesSigningIntoEncryptionOnce(t *testing.T) {
 			}
 			if _, err := legacy.Parse(); err != nil {
 				t.Errorf("legacy keystore does not open with its unsealed passwords: %v", err)
+			}
+			// Its public facts were stored when the upgraded store opened.
+			if c := legacy.Chain(); len(c) != 1 || !bytes.Equal(c[0].Raw, readFixture(t, "legacy.der")) || legacy.FingerprintSHA1 == "" ||
+				!strings.Contains(legacy.Subject, "CN=legacy.example.com") {
+				t.Errorf("legacy record's facts not completed: %d certificates, sha1 %q, subject %q", len(c), legacy.FingerprintSHA1, legacy.Subject)
 			}
 			// Base keystores appear, but the properties keep the store's choice.
 			if _, err := s.Record(ctx, BaseEncryptionID); err != nil {
