@@ -17,9 +17,11 @@ import (
 // maxObjects bounds how many objects of one class List reads from a token.
 const maxObjects = 1000
 
-// List returns the tokens module shows and, with o.PIN, the key pairs and
+// List returns the initialised tokens module shows and, with o.PIN, the key pairs and
 // certificates of the token o.Token names (or of the only token). Key
-// values are never read: only labels, ids, types, sizes and flags.
+// values are never read: only labels, ids, types, sizes and flags. In a
+// process that is logged into the token already (a Key is open), the PIN is
+// not checked again: PKCS#11 login state is per process.
 func List(module string, o ListOptions) ([]TokenInfo, error) {
 	moduleMu.Lock()
 	defer moduleMu.Unlock()
@@ -34,7 +36,7 @@ func List(module string, o ListOptions) ([]TokenInfo, error) {
 			if err != nil {
 				return fmt.Errorf("slot %d: token info: %w", s, classify(err))
 			}
-			if o.Token != "" && o.Token != ti.Label {
+			if ti.Flags&p11.CKF_TOKEN_INITIALIZED == 0 || (o.Token != "" && o.Token != ti.Label) {
 				continue
 			}
 			tokens = append(tokens, TokenInfo{Slot: s, Label: ti.Label, Manufacturer: ti.ManufacturerID, Model: ti.Model, Serial: ti.SerialNumber})

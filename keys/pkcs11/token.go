@@ -99,7 +99,7 @@ func findSlot(module string, u URI) (uint, error) {
 			if err != nil {
 				continue
 			}
-			if tokenMatches(u, ti) {
+			if ti.Flags&p11.CKF_TOKEN_INITIALIZED != 0 && tokenMatches(u, ti) {
 				found = append(found, s)
 			}
 		}

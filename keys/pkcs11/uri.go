@@ -44,26 +44,27 @@ var objectTypes = map[string]bool{"public": true, "private": true, "cert": true,
 // attribute, a repeated attribute or a PIN in the query is an error.
 func ParseURI(s string) (URI, error) {
 	var u URI
+	shown := redact(s)
 	if len(s) > MaxURILen {
 		return u, fmt.Errorf("parse PKCS#11 URI: %d bytes, more than %d: %w", len(s), MaxURILen, ErrBadURI)
 	}
 	rest, ok := strings.CutPrefix(s, "pkcs11:")
 	if !ok {
-		return u, fmt.Errorf("parse PKCS#11 URI %q: does not start with \"pkcs11:\": %w", s, ErrBadURI)
+		return u, fmt.Errorf("parse PKCS#11 URI %s: does not start with \"pkcs11:\": %w", shown, ErrBadURI)
 	}
 	path, query, _ := strings.Cut(rest, "?")
 	seen := map[string]bool{}
 	for _, attr := range splitNonEmpty(path, ";") {
 		name, value, err := attribute(attr)
 		if err != nil {
-			return URI{}, fmt.Errorf("parse PKCS#11 URI %q: %w", s, err)
+			return URI{}, fmt.Errorf("parse PKCS#11 URI %s: %w", shown, err)
 		}
 		if seen[name] {
-			return URI{}, fmt.Errorf("parse PKCS#11 URI %q: attribute %q repeated: %w", s, name, ErrBadURI)
+			return URI{}, fmt.Errorf("parse PKCS#11 URI %s: attribute %q repeated: %w", shown, name, ErrBadURI)
 		}
 		seen[name] = true
 		if err := u.set(name, value); err != nil {
-			return URI{}, fmt.Errorf("parse PKCS#11 URI %q: %w", s, err)
+			return URI{}, fmt.Errorf("parse PKCS#11 URI %s: %w", shown, err)
 		}
 	}
 	for _, attr := range splitNonEmpty(query, "&") {
@@ -76,10 +77,10 @@ func ParseURI(s string) (URI, error) {
 			// Never echo the URI: it holds the PIN.
 			return URI{}, fmt.Errorf("parse PKCS#11 URI: query attribute %s: give the PIN with --pin-file instead (samlkeyd seals it): %w", name, ErrPINInURI)
 		case name == "module-name" || name == "module-path":
-			return URI{}, fmt.Errorf("parse PKCS#11 URI %q: query attribute %s: set the module in config (pkcs11.module) or with --module: %w", s, name, ErrBadURI)
+			return URI{}, fmt.Errorf("parse PKCS#11 URI %s: query attribute %s: set the module in config (pkcs11.module) or with --module: %w", shown, name, ErrBadURI)
 		case strings.HasPrefix(name, "x-"):
 		default:
-			return URI{}, fmt.Errorf("parse PKCS#11 URI %q: query attribute %q: %w", s, name, errUnsupported)
+			return URI{}, fmt.Errorf("parse PKCS#11 URI %s: query attribute %q: %w", shown, name, errUnsupported)
 		}
 	}
 	return u, nil
@@ -104,6 +105,8 @@ func (u *URI) set(name, value string) error {
 			return fmt.Errorf("type %q: use public, private, cert, secret-key or data: %w", value, ErrBadURI)
 		}
 		u.Type = value
+	case "pin-value", "pin-source":
+		return fmt.Errorf("attribute %s: give the PIN with --pin-file instead (samlkeyd seals it): %w", name, ErrPINInURI)
 	case "library-manufacturer", "library-description", "library-version",
 		"slot-manufacturer", "slot-description", "slot-id":
 	default:
@@ -118,13 +121,22 @@ func (u *URI) set(name, value string) error {
 func attribute(attr string) (string, string, error) {
 	name, raw, ok := strings.Cut(attr, "=")
 	if !ok || name == "" {
-		return "", "", fmt.Errorf("%q is not name=value: %w", attr, ErrBadURI)
+		return "", "", fmt.Errorf("%s is not name=value: %w", redact(attr), ErrBadURI)
 	}
 	value, err := url.PathUnescape(raw)
 	if err != nil {
 		return "", "", fmt.Errorf("attribute %q: bad percent-encoding: %w", name, ErrBadURI)
 	}
 	return strings.ToLower(name), value, nil
+}
+
+// redact quotes s for an error message, unless it may hold a PIN.
+func redact(s string) string {
+	l := strings.ToLower(s)
+	if strings.Contains(l, "pin-") || strings.Contains(l, "pin%") {
+		return "(not shown: it may hold a PIN)"
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 func splitNonEmpty(s, sep string) []string {
