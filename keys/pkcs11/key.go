@@ -270,6 +270,7 @@ func decryptOpts(opts crypto.DecrypterOpts) (decryptMode, error) {
 	switch o := opts.(type) {
 	case nil:
 		return decryptMode{}, nil
+	//lint:ignore SA1019 rsa-1_5 key transport is accepted where sp allows it (allow_rsa15), as crypto/rsa does.
 	case *rsa.PKCS1v15DecryptOptions:
 		if o.SessionKeyLen < 0 {
 			return decryptMode{}, fmt.Errorf("session key length %d: %w", o.SessionKeyLen, ErrUnsupportedOpt)

@@ -2,6 +2,8 @@
 
 package pkcs11
 
+//lint:file-ignore SA1019 the tests prove the PKCS#1 v1.5 decryption sp allows with allow_rsa15.
+
 import (
 	"bytes"
 	"crypto"
