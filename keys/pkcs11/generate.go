@@ -123,6 +123,13 @@ func (h *handle) generate(o GenerateOptions, u URI) error {
 		default:
 			return fmt.Errorf("EC key size %d: use 256 or 384", o.KeySize)
 		}
+		// An EC key signs only (SoftHSM2 would otherwise default CKA_DECRYPT
+		// and CKA_DERIVE to true).
+		for _, t := range []crypto11.AttributeType{crypto11.CkaDecrypt, crypto11.CkaDerive} {
+			if err := priv.Set(t, false); err != nil {
+				return err
+			}
+		}
 		signer, err = h.ctx.GenerateECDSAKeyPairWithAttributes(pub, priv, curve)
 	default:
 		return fmt.Errorf("key type %q: use rsa or ec", o.KeyType)

@@ -456,7 +456,7 @@ func TestPKCS11List(t *testing.T) {
 	if r.Type != "RSA" || r.Bits != 2048 || !r.Sensitive || r.Extractable || !r.NeverExtractable || !r.Sign || !r.Decrypt || !bytes.Equal(r.ID, k.URI().ID) {
 		t.Errorf("RSA key = %+v", r)
 	}
-	if e.Type != "EC" || e.Bits != 256 || !e.Sensitive || e.Extractable || !bytes.Equal(e.ID, ec.URI().ID) {
+	if e.Type != "EC" || e.Bits != 256 || !e.Sensitive || e.Extractable || !e.Sign || e.Decrypt || !bytes.Equal(e.ID, ec.URI().ID) {
 		t.Errorf("EC key = %+v", e)
 	}
 	if len(r.Certs) != 1 || r.Certs[0].Cert == nil || !r.Certs[0].Cert.Equal(k.Chain()[0]) {
