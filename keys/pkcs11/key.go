@@ -67,9 +67,9 @@ const DefaultMaxSessions = 16
 type Key struct {
 	opts Options
 	mu   sync.RWMutex
-	h    *handle // nil after Close or a failed Reconnect
-	pub  crypto.PublicKey
-	// chain is the key's certificate chain, leaf first.
+	h    *handle // nil after Close or a failed Reconnect; guarded by mu
+	// pub and chain (leaf first) are set by Open and never change.
+	pub   crypto.PublicKey
 	chain []*x509.Certificate
 }
 
@@ -91,32 +91,33 @@ func Open(o Options) (*Key, error) {
 	if o.URI.Object == "" && len(o.URI.ID) == 0 {
 		return nil, fmt.Errorf("open %s: the URI names no key: add object=LABEL or id=%%XX: %w", o.URI, ErrKeyNotFound)
 	}
-	k := &Key{opts: o}
-	if err := k.open(); err != nil {
+	h, chain, err := openKey(o)
+	if err != nil {
 		return nil, err
 	}
-	return k, nil
+	return &Key{opts: o, h: h, pub: h.public(), chain: chain}, nil
 }
 
-func (k *Key) open() error {
-	h, tokenCert, err := openHandle(k.opts)
+// openKey opens the key and settles its chain: o.Chain, or the token's
+// certificate; either must hold the key's public key.
+func openKey(o Options) (*handle, []*x509.Certificate, error) {
+	h, tokenCert, err := openHandle(o)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", k.opts.URI, err)
+		return nil, nil, fmt.Errorf("open %s: %w", o.URI, err)
 	}
-	chain := k.opts.Chain
+	chain := o.Chain
 	if chain == nil && tokenCert != nil {
 		chain = []*x509.Certificate{tokenCert}
 	}
 	if len(chain) == 0 {
 		h.close()
-		return fmt.Errorf("open %s: the token holds no certificate with the key's id and label: give the chain with the record, or import the certificate into the token", k.opts.URI)
+		return nil, nil, fmt.Errorf("open %s: the token holds no certificate with the key's id and label: give the chain with the record, or import the certificate into the token", o.URI)
 	}
 	if !publicKeysEqual(chain[0].PublicKey, h.public()) {
 		h.close()
-		return fmt.Errorf("open %s: leaf %q: %w", k.opts.URI, chain[0].Subject, ErrChainMismatch)
+		return nil, nil, fmt.Errorf("open %s: leaf %q: %w", o.URI, chain[0].Subject, ErrChainMismatch)
 	}
-	k.h, k.pub, k.chain = h, h.public(), chain
-	return nil
+	return h, chain, nil
 }
 
 // URI returns the key's URI (it never holds the PIN).
@@ -171,15 +172,17 @@ func (k *Key) Reconnect() error {
 		k.h.close()
 		k.h = nil
 	}
-	pub := k.pub
-	if err := k.open(); err != nil {
+	// The chain and public key stay those of the first Open: a snapshot
+	// built on them must not see them change under it.
+	h, _, err := openKey(k.opts)
+	if err != nil {
 		return fmt.Errorf("reconnect: %w", err)
 	}
-	if !publicKeysEqual(pub, k.pub) {
-		k.h.close()
-		k.h, k.pub = nil, pub
+	if !publicKeysEqual(k.pub, h.public()) {
+		h.close()
 		return fmt.Errorf("reconnect %s: the key on the token is not the key opened before: %w", k.opts.URI, ErrChainMismatch)
 	}
+	k.h = h
 	return nil
 }
 
