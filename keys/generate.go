@@ -40,6 +40,51 @@ func Generate(o GenerateOptions) (*Entry, error) {
 	if r == nil {
 		r = rand.Reader
 	}
+	var key crypto.Signer
+	var err error
+	switch strings.ToUpper(o.KeyAlg) {
+	case "", "RSA":
+		size := o.KeySize
+		if size == 0 {
+			size = 2048
+		}
+		if size != 2048 && size != 3072 && size != 4096 {
+			return nil, fmt.Errorf("generate key pair %q: RSA key size %d: use 2048, 3072 or 4096", o.Alias, size)
+		}
+		key, err = rsa.GenerateKey(r, size)
+	case "EC":
+		var curve elliptic.Curve
+		switch o.KeySize {
+		case 0, 256:
+			curve = elliptic.P256()
+		case 384:
+			curve = elliptic.P384()
+		default:
+			return nil, fmt.Errorf("generate key pair %q: EC key size %d: use 256 or 384", o.Alias, o.KeySize)
+		}
+		key, err = ecdsa.GenerateKey(curve, r)
+	default:
+		return nil, fmt.Errorf("generate key pair %q: key algorithm %q: use RSA or EC", o.Alias, o.KeyAlg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	}
+	cert, err := SelfSign(key, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Entry{Alias: o.Alias, Created: cert.NotBefore, Key: key, Chain: []*x509.Certificate{cert}}, nil
+}
+
+// SelfSign makes the self-signed certificate Generate issues for key, with
+// o's DName, ValidityDays, Rand and Now, signed by key with SHA-256 (RSA, EC
+// P-256) or SHA-384 (EC P-384). key may live anywhere a crypto.Signer
+// reaches, such as a PKCS#11 token.
+func SelfSign(key crypto.Signer, o GenerateOptions) (*x509.Certificate, error) {
+	r := o.Rand
+	if r == nil {
+		r = rand.Reader
+	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
@@ -55,35 +100,9 @@ func Generate(o GenerateOptions) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
 	}
-	var key crypto.Signer
-	var sigAlg x509.SignatureAlgorithm
-	switch strings.ToUpper(o.KeyAlg) {
-	case "", "RSA":
-		size := o.KeySize
-		if size == 0 {
-			size = 2048
-		}
-		if size != 2048 && size != 3072 && size != 4096 {
-			return nil, fmt.Errorf("generate key pair %q: RSA key size %d: use 2048, 3072 or 4096", o.Alias, size)
-		}
-		key, err = rsa.GenerateKey(r, size)
-		sigAlg = x509.SHA256WithRSA
-	case "EC":
-		var curve elliptic.Curve
-		switch o.KeySize {
-		case 0, 256:
-			curve, sigAlg = elliptic.P256(), x509.ECDSAWithSHA256
-		case 384:
-			curve, sigAlg = elliptic.P384(), x509.ECDSAWithSHA384
-		default:
-			return nil, fmt.Errorf("generate key pair %q: EC key size %d: use 256 or 384", o.Alias, o.KeySize)
-		}
-		key, err = ecdsa.GenerateKey(curve, r)
-	default:
-		return nil, fmt.Errorf("generate key pair %q: key algorithm %q: use RSA or EC", o.Alias, o.KeyAlg)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
+	sigAlg := signatureAlgorithm(key.Public())
+	if sigAlg == x509.UnknownSignatureAlgorithm {
+		return nil, fmt.Errorf("generate key pair %q: %T keys are not supported: use RSA or EC", o.Alias, key.Public())
 	}
 	serial, err := randomSerial(r)
 	if err != nil {
@@ -115,7 +134,7 @@ func Generate(o GenerateOptions) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
 	}
-	return &Entry{Alias: o.Alias, Created: start, Key: key, Chain: []*x509.Certificate{cert}}, nil
+	return cert, nil
 }
 
 // randomSerial returns a positive 63-bit serial number, as keytool uses.

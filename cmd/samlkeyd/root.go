@@ -65,6 +65,7 @@ func (a *app) root() *cobra.Command {
 		a.checkCmd(),
 		a.expiryCmd(),
 		a.rotateCmd(),
+		a.pkcs11Cmd(),
 	)
 	return root
 }

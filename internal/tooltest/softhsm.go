@@ -1,0 +1,69 @@
+package tooltest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// SoftHSMModules are where Debian and others install SoftHSM2's module.
+var SoftHSMModules = []string{
+	"/usr/lib/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib64/pkcs11/libsofthsm2.so",
+	"/usr/local/lib/softhsm/libsofthsm2.so",
+}
+
+// SoftHSM is a SoftHSM2 token directory of one test.
+type SoftHSM struct {
+	Module   string // the PKCS#11 library
+	Conf     string // the softhsm2.conf SOFTHSM2_CONF points at
+	TokenDir string
+}
+
+// NewSoftHSM makes a SoftHSM2 configuration with its own token directory in
+// t.TempDir() and points SOFTHSM2_CONF at it for the rest of the test
+// (so the test cannot be parallel). It skips (fails when required) when
+// softhsm2-util or the module is missing (Debian: softhsm2).
+func NewSoftHSM(t testing.TB) *SoftHSM {
+	t.Helper()
+	Path(t, "softhsm2-util")
+	s := &SoftHSM{}
+	for _, m := range SoftHSMModules {
+		if _, err := os.Stat(m); err == nil {
+			s.Module = m
+			break
+		}
+	}
+	if s.Module == "" {
+		missing(t, "libsofthsm2.so not found (Debian: softhsm2)")
+	}
+	dir := t.TempDir()
+	s.TokenDir = filepath.Join(dir, "tokens")
+	s.Conf = filepath.Join(dir, "softhsm2.conf")
+	if err := os.Mkdir(s.TokenDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := "directories.tokendir = " + s.TokenDir + "\nobjectstore.backend = file\nlog.level = ERROR\n"
+	if err := os.WriteFile(s.Conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tt, ok := t.(interface{ Setenv(k, v string) }); ok {
+		tt.Setenv("SOFTHSM2_CONF", s.Conf)
+	} else {
+		t.Fatal("NewSoftHSM needs a *testing.T or *testing.B")
+	}
+	return s
+}
+
+// InitToken initialises a free slot as a token with label, user PIN and SO
+// PIN.
+func (s *SoftHSM) InitToken(t testing.TB, label, pin, soPIN string) {
+	t.Helper()
+	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", soPIN)
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+s.Conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("softhsm2-util --init-token %s: %v\n%s", label, err, out)
+	}
+}
