@@ -97,7 +97,7 @@ func fetchIdPMetadata(ctx context.Context, client *http.Client, url string) ([]b
 func (d *Daemon) refreshIdPMetadata(ctx context.Context) {
 	defer d.recoverJob("idp metadata refresh")
 	d.buildMu.Lock()
-	cfg := d.cfg
+	cfg := d.snap.Load().Config
 	d.buildMu.Unlock()
 	changed := false
 	for _, p := range cfg.IdPs {
