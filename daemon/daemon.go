@@ -2,6 +2,20 @@
 // snapshot from the config and the store, swaps it in atomically, rebuilds it
 // when the config file, a signal or the store changes, and serves the HTTP
 // surface (metadata, certificates, health, metrics and the API) from it.
+//
+// One reload rule: everything follows the serving snapshot. The snapshot
+// holds the config; the mTLS schedule is updated at every swap, and the
+// alert sinks and the rotation schedule are rebuilt whenever a newly loaded
+// config is swapped in. A request reads exactly one snapshot: the one the
+// middleware loaded.
+//
+// Files by role: daemon.go (New, swap, Run), snapshot.go and build.go
+// (building a snapshot, step by step), checks.go and idps.go (record
+// references of protocol profiles and IdPs), http.go, auth.go and api.go
+// (routes, middleware, the /api/v1 handlers), loops.go (background loops
+// and the rotation schedule), alerts.go (every alert rule and its
+// de-duplication key), expiry.go, metrics.go, selftest.go, rotation.go,
+// fetches.go and idpmeta.go.
 package daemon
 
 import (
