@@ -37,14 +37,15 @@ type Dispatcher struct {
 	ledger  Ledger
 	now     func() time.Time
 	timeout time.Duration
-	queues  []chan Alert
-	sinks   []string
 	cancel  context.CancelFunc
 	ctx     context.Context
 	wg      sync.WaitGroup
 
-	mu     sync.RWMutex
-	closed bool
+	mu        sync.RWMutex // guards closed, queues and sinks
+	closed    bool
+	queueSize int
+	queues    []chan Alert
+	sinks     []string
 
 	sent, failed, dropped *prometheus.CounterVec
 	suppressed            prometheus.Counter
@@ -85,8 +86,17 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 			}
 		}
 	}
-	for _, s := range o.Sinks {
-		q := make(chan Alert, o.QueueSize)
+	d.queueSize = o.QueueSize
+	d.start(o.Sinks)
+	return d
+}
+
+// start gives each sink a queue and a worker. The caller holds d.mu or has
+// not shared d yet.
+func (d *Dispatcher) start(sinks []Sink) {
+	d.queues, d.sinks = nil, nil
+	for _, s := range sinks {
+		q := make(chan Alert, d.queueSize)
 		d.queues = append(d.queues, q)
 		d.sinks = append(d.sinks, s.Name)
 		// Initialise the series so that dashboards see zeros.
@@ -96,7 +106,22 @@ func NewDispatcher(o DispatcherOptions) *Dispatcher {
 		d.wg.Add(1)
 		go d.work(s, q)
 	}
-	return d
+}
+
+// SetSinks replaces the sinks (after a config reload), keeping the ledger
+// and the metrics: alerts sent from now on go to the new sinks, while the
+// old sinks' workers deliver what is already queued to them and then stop
+// (Close waits for them too). After Close it does nothing.
+func (d *Dispatcher) SetSinks(sinks []Sink) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	for _, q := range d.queues {
+		close(q)
+	}
+	d.start(sinks)
 }
 
 // Send queues a for every sink unless its key has been claimed before (by

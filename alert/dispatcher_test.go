@@ -303,3 +303,54 @@ func TestWebhookErrorsHideCredentials(t *testing.T) {
 		}
 	}
 }
+
+// gatedRecorder records alerts, each only after gate is closed: a slow sink
+// with alerts queued.
+type gatedRecorder struct {
+	gate chan struct{}
+	*recorder
+}
+
+func (g gatedRecorder) Notify(ctx context.Context, a Alert) error {
+	<-g.gate
+	return g.recorder.Notify(ctx, a)
+}
+
+func TestDispatcherSetSinks(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	old := gatedRecorder{gate: make(chan struct{}), recorder: newRecorder()}
+	d := NewDispatcher(DispatcherOptions{Sinks: []Sink{{"webhook", old}}, Ledger: &MemoryLedger{}, Registerer: reg})
+	ctx := context.Background()
+	for _, k := range []string{"a", "b"} { // queued behind the gate
+		if err := d.Send(ctx, testAlert(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur := newRecorder()
+	d.SetSinks([]Sink{{"webhook", cur}})
+	for _, k := range []string{"c", "a"} { // "a" was claimed before the swap: the ledger still de-duplicates
+		if err := d.Send(ctx, testAlert(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(old.gate)
+	closeCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	d.Close(closeCtx)
+	if got := strings.Join(old.keys(), ","); got != "a,b" {
+		t.Errorf("old sink delivered %q, want its queued a,b (none lost at the swap)", got)
+	}
+	if got := strings.Join(cur.keys(), ","); got != "c" {
+		t.Errorf("new sink delivered %q, want c", got)
+	}
+	if got := testutil.ToFloat64(d.sent.WithLabelValues("webhook")); got != 3 {
+		t.Errorf("sent{webhook} = %v, want 3 across both sinks (one series)", got)
+	}
+	if got := testutil.ToFloat64(d.suppressed); got != 1 {
+		t.Errorf("deduplicated = %v, want 1", got)
+	}
+	d.SetSinks([]Sink{{"webhook", cur}}) // after Close: no worker starts
+	if err := d.Send(ctx, testAlert("d")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after Close = %v, want ErrClosed", err)
+	}
+}

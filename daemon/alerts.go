@@ -5,90 +5,67 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/alert"
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
 	"github.com/samlkeyd/samlkeyd/mtls"
 )
+
+// The alert rules: what is worth an alert, at what severity, and its
+// de-duplication key. The dispatcher (alert package) claims each key once in
+// the store's ledger, shared by replicas and kept across restarts.
 
 // expiryScanEvery is how often the daemon looks for certificates crossing
 // an expiry threshold.
 const expiryScanEvery = time.Hour
 
-// newAlerts builds the alert dispatcher from the config's sinks (the log
-// always, the webhook and SMTP when configured), de-duplicated through the
-// store's ledger. Sinks are read at start; a change to them needs a restart.
-func newAlerts(cfg config.Alerts, st Store, o Options) (*alert.Dispatcher, error) {
-	sinks, err := alert.SinksFrom(&cfg, o.Logger, nil)
-	if err != nil {
-		return nil, err
-	}
-	return alert.NewDispatcher(alert.DispatcherOptions{
-		Sinks: sinks, Ledger: alert.LedgerFunc(st.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
-	}), nil
+// alertSinks builds the sinks cfg asks for (the log always, the webhook and
+// SMTP when configured). They are rebuilt from every newly loaded config.
+func alertSinks(cfg *config.Config, log *slog.Logger) ([]alert.Sink, error) {
+	return alert.SinksFrom(&cfg.Alerts, log, nil)
 }
 
-// scanExpiry sends an alert for every certificate the daemon knows that has
-// crossed an expiry threshold (or expired): once per certificate and
-// threshold, across restarts and replicas (the store's ledger).
+// alertKey is an alert's de-duplication key: its kind, then what tells one
+// occurrence from another, joined by ":". The ledger remembers keys across
+// restarts and versions, so a key's format never changes once released.
+func alertKey(kind string, parts ...string) string {
+	return strings.Join(append([]string{kind}, parts...), ":")
+}
+
+// hourOf is the key part that lets an alert repeat at most once an hour.
+func hourOf(t time.Time) string { return t.UTC().Format("2006010215") }
+
+// errDigest is the key part that tells errors apart without their text.
+func errDigest(err error) string {
+	sum := sha256.Sum256([]byte(err.Error()))
+	return hex.EncodeToString(sum[:8])
+}
+
+// scanExpiry re-runs the self-test on the serving keys, then sends an alert
+// for every certificate the daemon knows that has crossed an expiry
+// threshold (or expired): once per certificate and threshold, across
+// restarts and replicas (the store's ledger).
 func (d *Daemon) scanExpiry(ctx context.Context) {
 	defer d.recoverJob("expiry scan")
 	s := d.snap.Load()
 	if s == nil {
 		return
 	}
+	now := d.now()
+	d.alertSelfTest(ctx, s, now)
 	var last []*mtls.Result
 	for _, e := range d.checks.List() {
 		last = append(last, e.Last)
 	}
-	now := d.now()
-	err := selfTest(s.Keys)
-	if err == nil && len(s.Keys.Signing) > 0 {
-		err = messageSelfTest(s.SP, s.Config, s.Keys.Signing[0].Leaf(), now)
-	}
-	if err != nil {
-		a := alert.Alert{
-			Key: "selftest_failed:" + now.UTC().Format("2006010215"), Kind: alert.KindSelftestFailed,
-			Severity: alert.SeverityCritical, Summary: "the serving keys do not match what metadata publishes",
-			Detail: err.Error(), Time: now,
-		}
-		if err := d.alerts.Send(ctx, a); err != nil {
-			d.log.Warn("self-test alert not sent", "err", err)
-		}
-	}
 	for _, e := range s.Expiries(last, now, 0) {
-		crossed, expired, ok := lifecycle.Thresholds(e.NotAfter, now, s.Config.Alerts.Thresholds)
+		a, ok := expiryAlert(e, now, s.Config.Alerts.Thresholds)
 		if !ok {
 			continue
-		}
-		id := e.Fingerprint
-		if id == "" { // an mTLS server's certificate: no DER kept
-			id = e.Source + ":" + e.Owner + ":" + e.Subject + ":" + e.NotAfter.UTC().Format(time.RFC3339)
-		}
-		a := alert.Alert{
-			Key:      lifecycle.AlertKey(id, crossed, expired),
-			Kind:     alert.KindExpiry,
-			Severity: alert.SeverityWarning,
-			Time:     now,
-			Subject: map[string]string{
-				"source": e.Source, "owner": e.Owner, "record_id": e.RecordID, "use": e.Use,
-				"subject": e.Subject, "sha256": e.Fingerprint, "not_after": e.NotAfter.UTC().Format(time.RFC3339),
-			},
-		}
-		switch {
-		case expired:
-			a.Severity = alert.SeverityCritical
-			a.Summary = fmt.Sprintf("%s certificate %s of %q expired on %s", e.Source, e.Subject, e.Owner, e.NotAfter.UTC().Format(time.DateOnly))
-		default:
-			if crossed <= 7*24*time.Hour {
-				a.Severity = alert.SeverityCritical
-			}
-			a.Subject["threshold"] = crossed.String()
-			a.Summary = fmt.Sprintf("%s certificate %s of %q expires on %s (in %d days)", e.Source, e.Subject, e.Owner,
-				e.NotAfter.UTC().Format(time.DateOnly), int(e.NotAfter.Sub(now).Hours()/24))
 		}
 		if err := d.alerts.Send(ctx, a); err != nil {
 			d.log.Warn("expiry alert not sent; the next scan retries", "key", a.Key, "err", err)
@@ -96,11 +73,68 @@ func (d *Daemon) scanExpiry(ctx context.Context) {
 	}
 }
 
+// alertSelfTest alerts, at most hourly, when the serving keys no longer
+// match what the metadata publishes.
+func (d *Daemon) alertSelfTest(ctx context.Context, s *Snapshot, now time.Time) {
+	err := selfTest(s.Keys)
+	if err == nil && len(s.Keys.Signing) > 0 {
+		err = messageSelfTest(s.SP, s.Config, s.Keys.Signing[0].Leaf(), now)
+	}
+	if err == nil {
+		return
+	}
+	a := alert.Alert{
+		Key: alertKey("selftest_failed", hourOf(now)), Kind: alert.KindSelftestFailed,
+		Severity: alert.SeverityCritical, Summary: "the serving keys do not match what metadata publishes",
+		Detail: err.Error(), Time: now,
+	}
+	if err := d.alerts.Send(ctx, a); err != nil {
+		d.log.Warn("self-test alert not sent", "err", err)
+	}
+}
+
+// expiryAlert is the alert for a certificate past an expiry threshold, or
+// false when it has crossed none. Its key is one per certificate (by
+// fingerprint) and threshold, so a renewed certificate alerts afresh.
+func expiryAlert(e Expiry, now time.Time, thresholds []time.Duration) (alert.Alert, bool) {
+	crossed, expired, ok := lifecycle.Thresholds(e.NotAfter, now, thresholds)
+	if !ok {
+		return alert.Alert{}, false
+	}
+	id := e.Fingerprint
+	if id == "" { // an mTLS server's certificate: no DER kept
+		id = e.Source + ":" + e.Owner + ":" + e.Subject + ":" + e.NotAfter.UTC().Format(time.RFC3339)
+	}
+	a := alert.Alert{
+		Key:      alertKey("expiry", id, crossed.String()),
+		Kind:     alert.KindExpiry,
+		Severity: alert.SeverityWarning,
+		Time:     now,
+		Subject: map[string]string{
+			"source": e.Source, "owner": e.Owner, "record_id": e.RecordID, "use": e.Use,
+			"subject": e.Subject, "sha256": e.Fingerprint, "not_after": e.NotAfter.UTC().Format(time.RFC3339),
+		},
+	}
+	if expired {
+		a.Key = alertKey("expired", id)
+		a.Severity = alert.SeverityCritical
+		a.Summary = fmt.Sprintf("%s certificate %s of %q expired on %s", e.Source, e.Subject, e.Owner, e.NotAfter.UTC().Format(time.DateOnly))
+		return a, true
+	}
+	if crossed <= 7*24*time.Hour {
+		a.Severity = alert.SeverityCritical
+	}
+	a.Subject["threshold"] = crossed.String()
+	a.Summary = fmt.Sprintf("%s certificate %s of %q expires on %s (in %d days)", e.Source, e.Subject, e.Owner,
+		e.NotAfter.UTC().Format(time.DateOnly), int(e.NotAfter.Sub(now).Hours()/24))
+	return a, true
+}
+
 // alertCheckTransition turns an mTLS check going from success to failure,
 // or back, into an alert.
 func (d *Daemon) alertCheckTransition(prev, cur *mtls.Result) {
 	a := alert.Alert{
-		Key:     "check:" + cur.Check + ":" + cur.Start.UTC().Format(time.RFC3339Nano),
+		Key:     alertKey("check", cur.Check, cur.Start.UTC().Format(time.RFC3339Nano)),
 		Time:    cur.Start,
 		Subject: map[string]string{"check": cur.Check, "stage": cur.Stage},
 	}
@@ -121,10 +155,9 @@ func (d *Daemon) alertCheckTransition(prev, cur *mtls.Result) {
 // alertSnapshotFailed reports a rejected snapshot, at most once an hour per
 // trigger and error.
 func (d *Daemon) alertSnapshotFailed(ctx context.Context, trigger string, err error) {
-	sum := sha256.Sum256([]byte(err.Error()))
 	now := d.now()
 	a := alert.Alert{
-		Key:      "snapshot_failed:" + trigger + ":" + hex.EncodeToString(sum[:8]) + ":" + now.UTC().Format("2006010215"),
+		Key:      alertKey("snapshot_failed", trigger, errDigest(err), hourOf(now)),
 		Kind:     alert.KindSnapshotFailed,
 		Severity: alert.SeverityCritical,
 		Summary:  "a configuration or store change was rejected; the previous keys keep serving",
@@ -134,5 +167,23 @@ func (d *Daemon) alertSnapshotFailed(ctx context.Context, trigger string, err er
 	}
 	if serr := d.alerts.Send(ctx, a); serr != nil {
 		d.log.Warn("snapshot alert not sent", "err", serr)
+	}
+}
+
+// alertRotationFailed reports a failed rotation run, at most hourly per use
+// and error.
+func (d *Daemon) alertRotationFailed(ctx context.Context, use keys.Use, err error) {
+	now := d.now()
+	a := alert.Alert{
+		Key:      alertKey("rotation_failed", string(use), errDigest(err), hourOf(now)),
+		Kind:     alert.KindRotationFailed,
+		Severity: alert.SeverityCritical,
+		Summary:  fmt.Sprintf("rotation of the %s key failed", use),
+		Detail:   err.Error(),
+		Subject:  map[string]string{"use": string(use)},
+		Time:     now,
+	}
+	if serr := d.alerts.Send(ctx, a); serr != nil {
+		d.log.Warn("rotation alert not sent", "err", serr)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -143,5 +144,38 @@ func TestCheckTransitionAlerts(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no %s alert", want)
 		}
+	}
+}
+
+// TestAlertKeysStable pins every rule's de-duplication key: the store's
+// ledger remembers keys across restarts, upgrades and replicas, so a format
+// that changed would resend (or suppress) alerts.
+func TestAlertKeysStable(t *testing.T) {
+	at := time.Date(2026, 3, 1, 7, 45, 0, 0, time.FixedZone("x", 3600))
+	exp := func(crossedIn time.Duration, fp string) string {
+		e := Expiry{Source: "mtls_server", Owner: "partner", Subject: "CN=api", Fingerprint: fp,
+			NotAfter: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(crossedIn)}
+		a, ok := expiryAlert(e, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), []time.Duration{720 * time.Hour, 168 * time.Hour})
+		if !ok {
+			t.Fatalf("no expiry alert %v before expiry", crossedIn)
+		}
+		return a.Key
+	}
+	boom := errors.New("boom")
+	for _, tc := range []struct{ got, want string }{
+		{alertKey("selftest_failed", hourOf(at)), "selftest_failed:2026030106"},
+		{alertKey("snapshot_failed", "store", errDigest(boom), hourOf(at)), "snapshot_failed:store:" + errDigest(boom) + ":2026030106"},
+		{alertKey("rotation_failed", "signing", errDigest(boom), hourOf(at)), "rotation_failed:signing:" + errDigest(boom) + ":2026030106"},
+		{alertKey("check", "partner", at.UTC().Format(time.RFC3339Nano)), "check:partner:2026-03-01T06:45:00Z"},
+		{exp(100*time.Hour, "ab12"), "expiry:ab12:168h0m0s"},
+		{exp(-time.Hour, "ab12"), "expired:ab12"},
+		{exp(-time.Hour, ""), "expired:mtls_server:partner:CN=api:2026-02-28T23:00:00Z"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("key %q, want %q", tc.got, tc.want)
+		}
+	}
+	if len(errDigest(boom)) != 16 {
+		t.Errorf("errDigest %q: want 8 bytes of SHA-256 in hex", errDigest(boom))
 	}
 }

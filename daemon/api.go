@@ -2,31 +2,58 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
 )
 
+// apiHandler answers one /api/v1 route from the snapshot the request's
+// middleware loaded (one request, one snapshot), for the authenticated
+// token's name (actor).
+type apiHandler func(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string)
+
+// apiRoute is one /api/v1 route and the scope its token needs.
+type apiRoute struct {
+	pattern, scope string
+	h              apiHandler
+}
+
+// apiRoutes lists the /api/v1 routes.
+func (d *Daemon) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"POST /api/v1/authn-requests", ScopeSign, d.apiAuthnRequest},
+		{"POST /api/v1/logout-requests", ScopeSign, d.apiLogoutRequest},
+		{"POST /api/v1/responses", ScopeSign, d.apiResponse},
+		// The rotation procedure reads the config it rotates under the
+		// store's lock (rotation.go), not the request's snapshot.
+		{"POST /api/v1/rotations", ScopeAdmin, func(w http.ResponseWriter, r *http.Request, _ *Snapshot, actor string) {
+			d.apiRotate(w, r, actor)
+		}},
+		{"GET /api/v1/checks", ScopeAdmin, d.apiChecks},
+		{"POST /api/v1/checks/{name}/run", ScopeAdmin, d.apiRunCheck},
+	}
+}
+
 // apiAuthnRequest answers POST /api/v1/authn-requests with a signed (when the
 // IdP's Sign AuthnRequest is on) AuthnRequest ready for the browser.
-func (d *Daemon) apiAuthnRequest(w http.ResponseWriter, r *http.Request, actor string) {
+func (d *Daemon) apiAuthnRequest(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var o sp.AuthnOptions
 	if !decodeJSON(w, r, &o) {
 		return
 	}
-	snap := d.snap.Load()
 	msg, err := snap.SP.AuthnRequest(o)
 	d.answerMessage(w, r, actor, "authn-request", msg, err)
 }
 
 // apiLogoutRequest answers POST /api/v1/logout-requests.
-func (d *Daemon) apiLogoutRequest(w http.ResponseWriter, r *http.Request, actor string) {
+func (d *Daemon) apiLogoutRequest(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var o sp.LogoutOptions
 	if !decodeJSON(w, r, &o) {
 		return
 	}
-	snap := d.snap.Load()
 	msg, err := snap.SP.LogoutRequest(o)
 	d.answerMessage(w, r, actor, "logout-request", msg, err)
 }
@@ -48,13 +75,13 @@ func (d *Daemon) answerMessage(w http.ResponseWriter, r *http.Request, actor, ki
 
 // apiChecks answers GET /api/v1/checks: every scheduled mTLS check with its
 // next run and last result.
-func (d *Daemon) apiChecks(w http.ResponseWriter, _ *http.Request, _ string) {
+func (d *Daemon) apiChecks(w http.ResponseWriter, _ *http.Request, _ *Snapshot, _ string) {
 	writeJSON(w, http.StatusOK, map[string]any{"checks": d.checks.List()})
 }
 
 // apiRunCheck answers POST /api/v1/checks/{name}/run: the check runs now and
 // the answer is its result (200 whether or not the check passed).
-func (d *Daemon) apiRunCheck(w http.ResponseWriter, r *http.Request, actor string) {
+func (d *Daemon) apiRunCheck(w http.ResponseWriter, r *http.Request, _ *Snapshot, actor string) {
 	name := r.PathValue("name")
 	res, err := d.checks.RunNow(r.Context(), name)
 	switch {
@@ -67,4 +94,47 @@ func (d *Daemon) apiRunCheck(w http.ResponseWriter, r *http.Request, actor strin
 		d.log.Info("check run by API", "check", name, "actor", actor, "ok", res.OK)
 		writeJSON(w, http.StatusOK, res)
 	}
+}
+
+// responseRequest is the body of POST /api/v1/responses.
+type responseRequest struct {
+	IdP          string `json:"idp"`
+	SAMLResponse string `json:"saml_response"`
+	RequestID    string `json:"request_id,omitempty"`
+}
+
+// apiResponse answers POST /api/v1/responses: the SAMLResponse (base64 as
+// posted to the ACS) decrypted with the snapshot's encryption keys and
+// validated for the IdP; 4xx {error: <failed check>, detail} otherwise.
+func (d *Daemon) apiResponse(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
+	var req responseRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	a, err := snap.Responses.Verify(r.Context(), req.IdP, req.SAMLResponse, req.RequestID)
+	var re *sp.ResponseError
+	switch {
+	case err == nil:
+		d.log.Info("response verified", "idp", req.IdP, "actor", actor, "issuer", a.Issuer)
+		writeJSON(w, http.StatusOK, a)
+	case errors.As(err, &re) && re.Check == sp.CheckUnknownIdP:
+		writeError(w, http.StatusNotFound, re.Check, unknownIdPDetail(snap.Config, req.IdP))
+	case errors.As(err, &re):
+		d.log.Warn("response refused", "idp", req.IdP, "actor", actor, "check", re.Check, "err", err)
+		writeError(w, http.StatusUnprocessableEntity, re.Check, re.Err.Error())
+	default:
+		d.log.Error("verify response", "idp", req.IdP, "actor", actor, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the response could not be verified; see the daemon log")
+	}
+}
+
+// unknownIdPDetail says whether the IdP is missing or only lacks signing
+// certificates.
+func unknownIdPDetail(cfg *config.Config, name string) string {
+	for _, p := range cfg.IdPs {
+		if p.Name == name {
+			return fmt.Sprintf("idp %q has no signing certificate to verify responses with (set signing_certs or metadata_file)", name)
+		}
+	}
+	return fmt.Sprintf("no idp record %q", name)
 }

@@ -65,10 +65,12 @@ func HashToken(token string) string {
 }
 
 // requireScope wraps an API handler: 401 without a valid bearer token, 403
-// without the scope. The handler receives the token's name as the actor.
-func (d *Daemon) requireScope(scope string, h func(w http.ResponseWriter, r *http.Request, actor string)) http.HandlerFunc {
+// without the scope. It checks the token against the request's snapshot
+// (the one instrument loaded) and hands that same snapshot to the handler,
+// with the token's name as the actor.
+func (d *Daemon) requireScope(scope string, h apiHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		snap := d.snap.Load()
+		snap := d.requestSnapshot(r)
 		if snap == nil {
 			writeError(w, http.StatusServiceUnavailable, "not_ready", "no key snapshot is loaded yet")
 			return
@@ -94,6 +96,6 @@ func (d *Daemon) requireScope(scope string, h func(w http.ResponseWriter, r *htt
 			writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("token %q lacks the %q scope", tok.name, scope))
 			return
 		}
-		h(w, r, tok.name)
+		h(w, r, snap, tok.name)
 	}
 }

@@ -26,6 +26,13 @@ func newRecordIndex(records []*store.Record) recordIndex {
 	return idx
 }
 
+// byID returns the record with id, active or not (never one by name).
+func (idx recordIndex) byID(id string) (*store.Record, bool) {
+	r, ok := idx[id]
+	return r, ok && r.ID == id
+}
+
+// find returns the active record a config reference (id or name) names.
 func (idx recordIndex) find(ref string) (*store.Record, error) {
 	r, ok := idx[ref]
 	if !ok {
@@ -37,6 +44,24 @@ func (idx recordIndex) find(ref string) (*store.Record, error) {
 	return r, nil
 }
 
+// trustCerts returns the certificates of the active trust-store records
+// refs name.
+func (idx recordIndex) trustCerts(refs ...string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, ref := range refs {
+		rec, err := idx.find(ref)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := rec.TrustCertificates()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
+}
+
 // resolveProfile turns a protocol profile's record references into its
 // client key entry and trust-store certificates.
 func (idx recordIndex) resolveProfile(p config.Profile) (*keys.Entry, []*x509.Certificate, error) {
@@ -44,30 +69,13 @@ func (idx recordIndex) resolveProfile(p config.Profile) (*keys.Entry, []*x509.Ce
 	if err != nil {
 		return nil, nil, fmt.Errorf("keystore: %w", err)
 	}
-	ks, err := keys.Parse(rec.Data, rec.StorePassword, rec.KeyPassword)
+	client, err := rec.KeyEntry()
 	if err != nil {
-		return nil, nil, fmt.Errorf("keystore: open certificate record %s (%q): %w", rec.ID, rec.Name, err)
+		return nil, nil, fmt.Errorf("keystore: %w", err)
 	}
-	client, err := ks.PrivateKeyEntry(rec.Alias)
+	trust, err := idx.trustCerts(p.TrustStore...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keystore: certificate record %s (%q) alias %q: %w", rec.ID, rec.Name, rec.Alias, err)
-	}
-	var trust []*x509.Certificate
-	for _, ref := range p.TrustStore {
-		tr, err := idx.find(ref)
-		if err != nil {
-			return nil, nil, fmt.Errorf("trust_store: %w", err)
-		}
-		if tr.Type != store.TypeTrustStoreCert {
-			return nil, nil, fmt.Errorf("trust_store: certificate record %s (%q) is a %s, not a trust_store_cert", tr.ID, tr.Name, tr.Type)
-		}
-		tks, err := keys.Parse(tr.Data, tr.StorePassword, tr.KeyPassword)
-		if err != nil {
-			return nil, nil, fmt.Errorf("trust_store: certificate record %s (%q): %w", tr.ID, tr.Name, err)
-		}
-		for _, e := range tks.Entries {
-			trust = append(trust, e.Chain...)
-		}
+		return nil, nil, fmt.Errorf("trust_store: %w", err)
 	}
 	return client, trust, nil
 }

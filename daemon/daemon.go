@@ -2,6 +2,20 @@
 // snapshot from the config and the store, swaps it in atomically, rebuilds it
 // when the config file, a signal or the store changes, and serves the HTTP
 // surface (metadata, certificates, health, metrics and the API) from it.
+//
+// One reload rule: everything follows the serving snapshot. The snapshot
+// holds the config; the mTLS schedule is updated at every swap, and the
+// alert sinks and the rotation schedule are rebuilt whenever a newly loaded
+// config is swapped in. A request reads exactly one snapshot: the one the
+// middleware loaded.
+//
+// Files by role: daemon.go (New, swap, Run), snapshot.go and build.go
+// (building a snapshot, step by step), checks.go and idps.go (record
+// references of protocol profiles and IdPs), http.go, auth.go and api.go
+// (routes, middleware, the /api/v1 handlers), loops.go (background loops
+// and the rotation schedule), alerts.go (every alert rule and its
+// de-duplication key), expiry.go, metrics.go, selftest.go, rotation.go,
+// fetches.go and idpmeta.go.
 package daemon
 
 import (
@@ -12,11 +26,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +35,6 @@ import (
 	"github.com/samlkeyd/samlkeyd/alert"
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/idpmeta"
-	"github.com/samlkeyd/samlkeyd/metadata"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
 )
@@ -52,9 +62,8 @@ type Daemon struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 
-	metadataHandler *metadata.Handler
-	checks          *mtls.Scheduler
-	alerts          *alert.Dispatcher
+	checks *mtls.Scheduler
+	alerts *alert.Dispatcher // sinks swapped on config reload; ledger and metrics kept
 
 	replay      sp.ReplayCache   // assertion IDs seen, kept across snapshots
 	idpMeta     *idpmeta.Cache   // IdP metadata fetched from metadata_url
@@ -63,8 +72,10 @@ type Daemon struct {
 	pollFailed pollFailure // touched by pollOnce only (one goroutine)
 	fetches    fetchLog    // metadata fetches by IdP last written to the store
 
-	buildMu sync.Mutex // serialises builds so a stale build never replaces a newer one
-	cfg     *config.Config
+	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
+	rotations *rotationScheduler // the rotation cron, re-armed from each new config
+
+	loaded func(*Snapshot) // test hook: called with each snapshot a request loads
 }
 
 // New builds the first snapshot and returns a daemon ready to serve it. A
@@ -82,17 +93,19 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry, cfg: o.Config,
+	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry,
 		replay: sp.NewMemoryReplayCache(100_000), idpMeta: idpmeta.NewCache(),
 		metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
 		fetches:     fetchLog{last: map[string]recordedFetch{}}}
 	d.metrics = newMetrics(o.Registry, d)
-	d.metadataHandler = metadata.NewHandler(d, o.Logger)
-	alerts, err := newAlerts(o.Config.Alerts, o.Store, o)
+	d.rotations = newRotationScheduler(d.rotate, o.Logger)
+	sinks, err := alertSinks(o.Config, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	d.alerts = alerts
+	d.alerts = alert.NewDispatcher(alert.DispatcherOptions{
+		Sinks: sinks, Ledger: alert.LedgerFunc(o.Store.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
+	})
 	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
 		Logger:       o.Logger.With("component", "mtls"),
 		Locker:       o.Store,
@@ -124,14 +137,6 @@ func (d *Daemon) now() time.Time {
 // Snapshot returns the snapshot being served.
 func (d *Daemon) Snapshot() *Snapshot { return d.snap.Load() }
 
-// Published implements metadata.Source.
-func (d *Daemon) Published() *metadata.Published {
-	if s := d.snap.Load(); s != nil {
-		return s.Metadata
-	}
-	return nil
-}
-
 // Registry returns the Prometheus registry the daemon's series live on.
 func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 
@@ -154,9 +159,28 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 	})
 }
 
+// swap puts s in service with the parts that live beside the snapshot: the
+// mTLS schedule always, and, when s comes from a newly loaded config, the
+// alert sinks and the rotation schedule. A part that cannot be rebuilt
+// rejects s and the previous snapshot keeps serving.
 func (d *Daemon) swap(s *Snapshot) error {
+	prev := d.snap.Load()
+	newConfig := prev != nil && prev.Config != s.Config
+	var sinks []alert.Sink
+	if newConfig {
+		var err error
+		if sinks, err = alertSinks(s.Config, d.log); err != nil {
+			return err
+		}
+	}
 	if err := d.checks.Update(s.Checks); err != nil {
 		return fmt.Errorf("schedule mTLS checks: %w", err)
+	}
+	if newConfig {
+		d.alerts.SetSinks(sinks)
+	}
+	if prev == nil || newConfig {
+		d.rotations.arm(s.Config)
 	}
 	for _, w := range s.Metadata.Warnings() {
 		d.log.Warn("metadata", "warning", w)
@@ -166,14 +190,14 @@ func (d *Daemon) swap(s *Snapshot) error {
 	return nil
 }
 
-// Rebuild builds a snapshot from cfg (nil = the current config) and swaps it
-// in. On failure the previous snapshot keeps serving; the error is returned
-// for the caller to log.
+// Rebuild builds a snapshot from cfg (nil = the serving snapshot's config)
+// and swaps it in. On failure the previous snapshot keeps serving, with its
+// config; the error is returned for the caller to log.
 func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config) error {
 	d.buildMu.Lock()
 	defer d.buildMu.Unlock()
 	if cfg == nil {
-		cfg = d.cfg
+		cfg = d.snap.Load().Config
 	}
 	snap, err := d.build(ctx, cfg)
 	if err == nil {
@@ -184,7 +208,6 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 		d.alertSnapshotFailed(ctx, trigger, err)
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
-	d.cfg = cfg
 	return nil
 }
 
@@ -206,8 +229,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer wg.Wait()
 	defer stopLoops()
 
-	rot := d.rotationSchedule(loopCtx)
-	defer func() { <-rot.Stop().Done() }()
+	d.rotations.start(loopCtx)
+	defer d.rotations.stop()
 	wg.Add(3)
 	go func() { defer wg.Done(); d.reloadLoop(loopCtx) }()
 	go func() { defer wg.Done(); d.idpMetadataLoop(loopCtx) }()
@@ -238,149 +261,4 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	return nil
-}
-
-// reloadLoop polls the store's change counter, listens for SIGHUP, and
-// re-renders metadata before its validUntil lapses.
-func (d *Daemon) reloadLoop(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	poll := time.NewTicker(d.opts.PollInterval)
-	defer poll.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			d.reloadConfig(ctx, "sighup")
-		case <-poll.C:
-			d.pollOnce(ctx)
-		}
-	}
-}
-
-// expiryLoop scans for expiring certificates now and every hour.
-func (d *Daemon) expiryLoop(ctx context.Context) {
-	t := time.NewTicker(expiryScanEvery)
-	defer t.Stop()
-	for {
-		d.scanExpiry(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// idpMetadataLoop fetches IdP metadata_url documents now and whenever
-// they are due.
-func (d *Daemon) idpMetadataLoop(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		d.refreshIdPMetadata(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// pollOnce rebuilds when the store changed since the serving snapshot, or
-// when the snapshot's metadata is due for re-rendering.
-func (d *Daemon) pollOnce(ctx context.Context) {
-	defer d.recoverJob("store poll")
-	s := d.snap.Load()
-	n, err := d.opts.Store.ChangeCounter(ctx)
-	if err != nil {
-		d.log.Warn("poll store change counter", "err", err)
-		return
-	}
-	trigger := ""
-	switch {
-	case s == nil || n != s.StoreVersion:
-		trigger = "store"
-	case !s.Metadata.RefreshAt().IsZero() && !d.now().Before(s.Metadata.RefreshAt()):
-		trigger = "refresh"
-	}
-	if trigger == "" {
-		return
-	}
-	// A change that did not build is not retried on every poll: only when
-	// the store changes again, or a minute later (the refresh case).
-	if f := d.pollFailed; f.version == n && d.now().Before(f.at.Add(time.Minute)) {
-		return
-	}
-	if err := d.Rebuild(ctx, trigger, nil); err != nil {
-		d.pollFailed = pollFailure{version: n, at: d.now()}
-		d.log.Error("snapshot rejected", "trigger", trigger, "err", err)
-		return
-	}
-	d.pollFailed = pollFailure{}
-	d.log.Info("snapshot rebuilt", "trigger", trigger, "store_version", n)
-}
-
-// pollFailure remembers the store version whose poll-triggered build failed.
-type pollFailure struct {
-	version int64
-	at      time.Time
-}
-
-// reloadConfig re-reads the config and rebuilds; a config that does not load
-// or does not build is rejected and the previous snapshot keeps serving.
-func (d *Daemon) reloadConfig(ctx context.Context, trigger string) {
-	defer d.recoverJob("config reload")
-	if d.opts.LoadConfig == nil {
-		if err := d.Rebuild(ctx, trigger, nil); err != nil {
-			d.log.Error("snapshot rejected", "trigger", trigger, "err", err)
-		}
-		return
-	}
-	cfg, err := d.opts.LoadConfig()
-	if err != nil {
-		d.metrics.reloadFailures.WithLabelValues("config").Inc()
-		d.log.Error("config reload rejected; the previous config keeps serving", "trigger", trigger, "err", err)
-		return
-	}
-	d.applyConfig(ctx, trigger, cfg)
-}
-
-func (d *Daemon) applyConfig(ctx context.Context, trigger string, cfg *config.Config) {
-	if err := d.Rebuild(ctx, trigger, cfg); err != nil {
-		d.metrics.reloadFailures.WithLabelValues("snapshot").Inc()
-		d.log.Error("config reload rejected", "trigger", trigger, "err", err)
-		return
-	}
-	d.log.Info("config reloaded", "trigger", trigger)
-}
-
-// recoverJob keeps a background loop alive through a panic in one job.
-func (d *Daemon) recoverJob(job string) {
-	if r := recover(); r != nil {
-		d.log.Error("background job panicked; continuing", "job", job, "panic", fmt.Sprint(r))
-	}
-}
-
-// watchConfig follows the config file (including rename-over, delete and
-// re-create, and symlink swaps) until ctx is done.
-func (d *Daemon) watchConfig(ctx context.Context) {
-	err := config.Watch(ctx, config.WatchOptions{
-		File:     d.opts.ConfigFile,
-		Interval: d.opts.PollInterval,
-		Load:     d.opts.LoadConfig,
-		// A change between the first load and the watch being set up
-		// would be missed: re-read once the watch is in place.
-		Ready:    func() { d.reloadConfig(ctx, "config file") },
-		OnChange: func(cfg *config.Config) { d.applyConfig(ctx, "config file", cfg) },
-		OnError: func(err error) {
-			d.metrics.reloadFailures.WithLabelValues("config").Inc()
-			d.log.Error("config reload rejected; the previous config keeps serving", "file", d.opts.ConfigFile, "err", err)
-		},
-	})
-	if err != nil && ctx.Err() == nil {
-		d.log.Error("config watch stopped; send SIGHUP to reload", "file", d.opts.ConfigFile, "err", err)
-	}
 }

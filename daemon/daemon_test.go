@@ -125,7 +125,7 @@ func certOf(t testing.TB, st *store.Store, id string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := credential(rec, keys.UseSigning)
+	c, err := rec.Credential(keys.UseSigning)
 	if err != nil {
 		t.Fatal(err)
 	}

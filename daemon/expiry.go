@@ -31,7 +31,7 @@ func recordExpiries(records []*store.Record, uses map[string]string) []Expiry {
 		if !r.Active {
 			continue
 		}
-		ks, err := keys.ParseChains(r.Data, r.StorePassword)
+		ks, err := r.Chains()
 		if err != nil {
 			continue // the store validated it on add; a record that no longer opens fails its own build
 		}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -14,32 +15,35 @@ import (
 const maxBody = 1 << 20
 
 // Handler returns the daemon's HTTP surface: the public metadata and
-// certificate routes, health, metrics, and the authenticated API.
+// certificate routes, health, metrics, and the authenticated API. Each
+// request is served from the one snapshot instrument loads for it.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := mux.Handle
-	d.metadataHandler.Register(mux)
+	// The patterns metadata.Handler.Register lists, served by the request
+	// snapshot's own handler.
+	files := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.requestSnapshot(r).serveFiles(w, r) })
+	for _, p := range []string{metadata.PathMetadata, metadata.PathCerts, metadata.PathCerts + "/{file}"} {
+		route("GET "+p, files)
+	}
 	route("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	}))
 	route("GET /readyz", http.HandlerFunc(d.readyz))
 	route("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
-	route("POST /api/v1/authn-requests", d.requireScope(ScopeSign, d.apiAuthnRequest))
-	route("POST /api/v1/logout-requests", d.requireScope(ScopeSign, d.apiLogoutRequest))
-	route("POST /api/v1/responses", d.requireScope(ScopeSign, d.apiResponse))
-	route("POST /api/v1/rotations", d.requireScope(ScopeAdmin, d.apiRotate))
-	route("GET /api/v1/checks", d.requireScope(ScopeAdmin, d.apiChecks))
-	route("POST /api/v1/checks/{name}/run", d.requireScope(ScopeAdmin, d.apiRunCheck))
+	for _, a := range d.apiRoutes() {
+		route(a.pattern, d.requireScope(a.scope, a.h))
+	}
 	route("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route")
 	}))
 	return d.instrument(mux)
 }
 
-func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
+func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if d.snap.Load() == nil {
+	if d.requestSnapshot(r) == nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("no key snapshot loaded\n"))
 		return
@@ -47,11 +51,28 @@ func (d *Daemon) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// instrument counts requests by the mux pattern that served them (the mux
-// sets r.Pattern while routing) and status code.
+// snapshotKey is the request-context key of the request's snapshot.
+type snapshotKey struct{}
+
+// requestSnapshot returns the snapshot instrument loaded for r (nil before
+// the first snapshot); a handler called without instrument loads its own.
+func (d *Daemon) requestSnapshot(r *http.Request) *Snapshot {
+	if s, ok := r.Context().Value(snapshotKey{}).(*Snapshot); ok {
+		return s
+	}
+	return d.snap.Load()
+}
+
+// instrument loads the one snapshot a request is served from and puts it in
+// the request's context, then counts the request by the mux pattern that
+// served it (the mux sets r.Pattern while routing) and status code.
 func (d *Daemon) instrument(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		snap := d.snap.Load()
+		if d.loaded != nil {
+			d.loaded(snap)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), snapshotKey{}, snap))
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		mux.ServeHTTP(sw, r)
 		route := r.Pattern

@@ -19,7 +19,7 @@ const defaultMetadataRefresh = time.Hour
 func (d *Daemon) refreshIdPMetadata(ctx context.Context) {
 	defer d.recoverJob("idp metadata refresh")
 	d.buildMu.Lock()
-	cfg := d.cfg
+	cfg := d.snap.Load().Config
 	d.buildMu.Unlock()
 	changed := false
 	for _, p := range cfg.IdPs {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,9 +14,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
-	"github.com/samlkeyd/samlkeyd/alert"
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
@@ -263,9 +259,7 @@ func (d *Daemon) rotate(ctx context.Context, use keys.Use, force bool) ([]lifecy
 	if !ok {
 		return nil, fmt.Errorf("rotate %s key: the store cannot rotate keys", use)
 	}
-	d.buildMu.Lock()
-	cfg := d.cfg
-	d.buildMu.Unlock()
+	cfg := d.snap.Load().Config
 	var steps []lifecycle.Step
 	ran, err := st.WithLock(ctx, "rotation:"+string(use), func(ctx context.Context) error {
 		var err error
@@ -284,29 +278,6 @@ func (d *Daemon) rotate(ctx context.Context, use keys.Use, force bool) ([]lifecy
 		d.alertRotationFailed(ctx, use, err)
 	}
 	return steps, err
-}
-
-// rotationSchedule starts a cron entry per configured use, on the policy's
-// schedule, in UTC. Schedules are read at start.
-func (d *Daemon) rotationSchedule(ctx context.Context) *cron.Cron {
-	c := cron.New(cron.WithLocation(time.UTC))
-	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
-		pc := policyFor(d.cfg, use)
-		if pc == nil {
-			continue
-		}
-		if pc.ParsedSchedule == nil { // a config built in code and not validated
-			d.log.Error("rotation not scheduled", "use", use, "schedule", pc.Schedule, "err", "schedule not parsed")
-			continue
-		}
-		c.Schedule(pc.ParsedSchedule, cron.FuncJob(func() {
-			if _, err := d.rotate(ctx, use, false); err != nil {
-				d.log.Error("rotation failed", "use", use, "err", err)
-			}
-		}))
-	}
-	c.Start()
-	return c
 }
 
 // rotationRequest is the body of POST /api/v1/rotations.
@@ -337,23 +308,4 @@ func (d *Daemon) apiRotate(w http.ResponseWriter, r *http.Request, actor string)
 		steps = []lifecycle.Step{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"use": use, "steps": steps})
-}
-
-// alertRotationFailed reports a failed rotation run, at most hourly per use
-// and error.
-func (d *Daemon) alertRotationFailed(ctx context.Context, use keys.Use, err error) {
-	sum := sha256.Sum256([]byte(err.Error()))
-	now := d.now()
-	a := alert.Alert{
-		Key:      "rotation_failed:" + string(use) + ":" + hex.EncodeToString(sum[:8]) + ":" + now.UTC().Format("2006010215"),
-		Kind:     alert.KindRotationFailed,
-		Severity: alert.SeverityCritical,
-		Summary:  fmt.Sprintf("rotation of the %s key failed", use),
-		Detail:   err.Error(),
-		Subject:  map[string]string{"use": string(use)},
-		Time:     now,
-	}
-	if serr := d.alerts.Send(ctx, a); serr != nil {
-		d.log.Warn("rotation alert not sent", "err", serr)
-	}
 }

@@ -117,7 +117,7 @@ func TestTwoYearsOfRotation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, err := credential(rec, use)
+				c, err := rec.Credential(use)
 				if err != nil {
 					t.Fatal(err)
 				}

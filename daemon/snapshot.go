@@ -3,16 +3,13 @@ package daemon
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
-	"github.com/samlkeyd/samlkeyd/lifecycle"
 	"github.com/samlkeyd/samlkeyd/metadata"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
@@ -48,7 +45,26 @@ type Snapshot struct {
 	StoreVersion int64 // the store's change counter the snapshot was built from
 
 	tokens   *tokenSet
-	expiries []Expiry // every certificate of records and IdPs (mTLS servers are added from check results)
+	expiries []Expiry          // every certificate of records and IdPs (mTLS servers are added from check results)
+	files    *metadata.Handler // serves this snapshot's metadata and certificate files
+}
+
+// Published implements metadata.Source: a snapshot serves its own
+// rendering (nil before the first snapshot, which the handlers answer 503).
+func (s *Snapshot) Published() *metadata.Published {
+	if s == nil {
+		return nil
+	}
+	return s.Metadata
+}
+
+// serveFiles serves the metadata and certificate routes from s.
+func (s *Snapshot) serveFiles(w http.ResponseWriter, r *http.Request) {
+	if s == nil {
+		metadata.NewHandler(s, nil).ServeHTTP(w, r)
+		return
+	}
+	s.files.ServeHTTP(w, r)
 }
 
 // CertFact is one certificate record's expiry, labelled by what it is used for.
@@ -74,150 +90,60 @@ type BuildOptions struct {
 	IdPMetadata func(url string) []byte
 }
 
-// Build builds a snapshot: it resolves the signing and encryption keystore
-// properties (a property in the config overrides the store's), opens each
-// keystore through the keys package, builds the signing service and renders
-// the metadata once. Any inconsistency is an error naming the record,
-// property or IdP, and no snapshot.
-func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*Snapshot, error) {
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
+func (o BuildOptions) withDefaults() BuildOptions {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	rnd := o.Rand
-	if rnd == nil {
-		rnd = rand.Reader
+	if o.Rand == nil {
+		o.Rand = rand.Reader
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	version, err := st.ChangeCounter(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read store change counter: %w", err)
-	}
-	records, err := st.Records(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read certificate records: %w", err)
-	}
-	byID := make(map[string]*store.Record, len(records))
-	for _, r := range records {
-		byID[r.ID] = r
-	}
-	idx := newRecordIndex(records)
+	return o
+}
 
-	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
-		if pc := policyFor(cfg, use); pc != nil {
-			if _, err := lifecycle.PolicyFrom(pc); err != nil {
-				return nil, fmt.Errorf("rotation.%s: %w", use, err)
-			}
-		}
+// Build builds a snapshot: it resolves the signing and encryption keystore
+// properties (a property in the config overrides the store's), opens each
+// keystore through the record opener, builds the signing service, the
+// response validator and the mTLS checks, and renders the metadata once.
+// Any inconsistency is an error naming the record, property or IdP, and no
+// snapshot.
+func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*Snapshot, error) {
+	b := &builder{cfg: cfg, st: st, o: o.withDefaults(), uses: map[string]string{}}
+	if err := b.readStore(ctx); err != nil {
+		return nil, err
 	}
-	ks := &keys.KeySet{}
-	uses := map[string]string{}
-	for _, p := range []struct {
-		name string
-		use  keys.Use
-		list *[]*keys.Credential
-	}{
-		{store.PropSigningKeystore, keys.UseSigning, &ks.Signing},
-		{store.PropEncryptionKeystore, keys.UseEncryption, &ks.Encryption},
-	} {
-		id, err := property(ctx, cfg, st, p.name)
-		if err != nil {
-			return nil, err
-		}
-		rec, ok := byID[id]
-		if !ok {
-			return nil, fmt.Errorf("property %s = %q: no certificate record has that id (samlkeyd cert list)", p.name, id)
-		}
-		if !rec.Active {
-			return nil, fmt.Errorf("property %s: certificate record %s (%q) is inactive (samlkeyd cert activate %s)", p.name, rec.ID, rec.Name, rec.ID)
-		}
-		cred, err := credential(rec, p.use)
-		if err != nil {
-			return nil, fmt.Errorf("property %s: %w", p.name, err)
-		}
-		*p.list = append(*p.list, cred)
-		uses[rec.ID] = joinUse(uses[rec.ID], string(p.use))
-		rolled, err := rotatedCredentials(ctx, cfg, st, byID, p.use, rec.ID, now())
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range rolled {
-			*p.list = append(*p.list, c)
-			uses[c.RecordID] = joinUse(uses[c.RecordID], string(p.use)+"-"+string(c.Role))
-		}
+	if err := b.checkPolicies(); err != nil {
+		return nil, err
 	}
-
+	ks, err := b.openKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := selfTest(ks); err != nil {
 		return nil, err
 	}
-	svc, err := sp.New(sp.Settings{
-		EntityID:     cfg.SP.EntityID,
-		ACS:          cfg.SP.ACS,
-		IdPs:         cfg.IdPs,
-		Signing:      ks.Current(keys.UseSigning),
-		Rand:         rnd,
-		Now:          now,
-		Logger:       o.Logger,
-		OnDeprecated: o.OnDeprecated,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("build signing service: %w", err)
-	}
-	var publishedSigning *x509.Certificate
-	if len(ks.Signing) > 0 {
-		publishedSigning = ks.Signing[0].Leaf()
-	}
-	if err := messageSelfTest(svc, cfg, publishedSigning, now()); err != nil {
-		return nil, err
-	}
-	ridps, err := responseIdPs(cfg, idx, o.IdPMetadata, now())
+	svc, err := b.signingService(ks)
 	if err != nil {
 		return nil, err
 	}
-	acsURLs := make([]string, 0, len(cfg.SP.ACS))
-	for _, e := range cfg.SP.ACS {
-		acsURLs = append(acsURLs, e.Location)
-	}
-	responses, err := sp.NewResponseValidator(sp.ResponseSettings{
-		EntityID:   cfg.SP.EntityID,
-		ACSURLs:    acsURLs,
-		Decryption: ks.Encryption,
-		IdPs:       ridps,
-		AllowRSA15: cfg.SP.AllowRSA15,
-		ClockSkew:  cfg.SP.ClockSkew,
-		Now:        now,
-		Rand:       rnd,
-		Logger:     o.Logger,
-		Replay:     o.Replay,
-		Limits:     sp.LimitsFrom(cfg.SP.Limits),
-
-		OnDeprecatedSignature:  o.OnDeprecatedInbound,
-		OnDeprecatedEncryption: o.OnDeprecatedEncryption,
-	})
+	ridps, err := responseIdPs(cfg, b.idx, b.o.IdPMetadata, b.o.Now())
 	if err != nil {
-		return nil, fmt.Errorf("build response validation: %w", err)
+		return nil, err
 	}
-	checks, err := mtls.Build(cfg.Profiles, cfg.Checks, idx.resolveProfile)
+	responses, err := b.responseValidator(ks, ridps)
 	if err != nil {
-		return nil, fmt.Errorf("build mTLS checks: %w", err)
+		return nil, err
 	}
-	for _, p := range cfg.Profiles {
-		if r, err := idx.find(p.Keystore); err == nil {
-			uses[r.ID] = joinUse(uses[r.ID], "mtls")
-		}
-	}
-	built := now()
-	pub, err := metadata.Build(metadata.Input{
-		SP:                  cfg.SP,
-		AuthnRequestsSigned: svc.AuthnRequestsSigned(),
-		Keys:                ks,
-		EncryptionMethods:   sp.EncryptionMethods(),
-		Now:                 built,
-	})
+	checks, err := b.mtlsChecks()
 	if err != nil {
-		return nil, fmt.Errorf("render metadata: %w", err)
+		return nil, err
+	}
+	built := b.o.Now()
+	pub, err := renderMetadata(cfg, svc, ks, built)
+	if err != nil {
+		return nil, err
 	}
 	tokens, err := newTokenSet(cfg.API.Tokens)
 	if err != nil {
@@ -225,107 +151,10 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	}
 	snap := &Snapshot{
 		Config: cfg, Keys: ks, Metadata: pub, SP: svc, Responses: responses, Checks: checks,
-		Built: built, StoreVersion: version, tokens: tokens,
+		Certificates: certificateFacts(b.records, b.uses),
+		Built:        built, StoreVersion: b.version, tokens: tokens,
+		expiries: append(recordExpiries(b.records, b.uses), idpExpiries(ridps)...),
 	}
-	snap.expiries = append(recordExpiries(records, uses), idpExpiries(ridps)...)
-	for _, r := range records {
-		use := uses[r.ID]
-		switch {
-		case use != "":
-		case r.Type == store.TypeTrustStoreCert:
-			use = "trust"
-		default:
-			use = "unused"
-		}
-		if !r.NotAfter.IsZero() {
-			snap.Certificates = append(snap.Certificates, CertFact{ID: r.ID, Name: r.Name, Use: use, NotAfter: r.NotAfter})
-		}
-	}
+	snap.files = metadata.NewHandler(snap, b.o.Logger)
 	return snap, nil
-}
-
-// rotatedCredentials returns a use's next key (published, not yet used) and
-// its retired keys still inside retire_after, next first, then the most
-// recently retired.
-func rotatedCredentials(ctx context.Context, cfg *config.Config, st Store, byID map[string]*store.Record, use keys.Use, currentID string, now time.Time) ([]*keys.Credential, error) {
-	rots, err := st.Rotations(ctx, string(use))
-	if err != nil {
-		return nil, fmt.Errorf("read %s rotation: %w", use, err)
-	}
-	var retireAfter time.Duration
-	if pc := policyFor(cfg, use); pc != nil {
-		retireAfter = pc.RetireAfter
-	}
-	var next, previous []*keys.Credential
-	for i := len(rots) - 1; i >= 0; i-- {
-		r := rots[i]
-		rec, ok := byID[r.RecordID]
-		if !ok || r.RecordID == currentID || !rec.Active {
-			continue
-		}
-		var role keys.Role
-		switch {
-		case r.State == store.RotationNext:
-			role = keys.RoleNext
-		case r.State == store.RotationRetired && now.Before(r.RetiredAt.Add(retireAfter)):
-			role = keys.RolePrevious
-		default:
-			continue
-		}
-		c, err := credential(rec, use)
-		if err != nil {
-			return nil, fmt.Errorf("%s key %s: %w", role, r.RecordID, err)
-		}
-		c.Role = role
-		if role == keys.RoleNext {
-			next = append(next, c)
-		} else {
-			previous = append(previous, c)
-		}
-	}
-	return append(next, previous...), nil
-}
-
-func joinUse(have, add string) string {
-	if have == "" {
-		return add
-	}
-	return have + "+" + add
-}
-
-// property returns a keystore property: the config's value when the config
-// sets it, else the store's.
-func property(ctx context.Context, cfg *config.Config, st Store, name string) (string, error) {
-	for _, p := range cfg.Properties {
-		if p.Name == name {
-			return p.Value, nil
-		}
-	}
-	v, ok, err := st.Property(ctx, name)
-	if err != nil {
-		return "", fmt.Errorf("read property %s: %w", name, err)
-	}
-	if !ok || v == "" {
-		return "", fmt.Errorf("property %s is not set (samlkeyd property set %s <record id>)", name, name)
-	}
-	return v, nil
-}
-
-// credential opens a keystore record and returns its private key and chain.
-func credential(rec *store.Record, use keys.Use) (*keys.Credential, error) {
-	ks, err := keys.Parse(rec.Data, rec.StorePassword, rec.KeyPassword)
-	if err != nil {
-		return nil, fmt.Errorf("open certificate record %s (%q): %w", rec.ID, rec.Name, err)
-	}
-	e, err := ks.PrivateKeyEntry(rec.Alias)
-	if err != nil {
-		if errors.Is(err, keys.ErrNoPrivateKey) {
-			return nil, fmt.Errorf("certificate record %s (%q) holds no private key: a %s keystore needs one", rec.ID, rec.Name, use)
-		}
-		return nil, fmt.Errorf("certificate record %s (%q) alias %q: %w", rec.ID, rec.Name, rec.Alias, err)
-	}
-	return &keys.Credential{
-		RecordID: rec.ID, RecordName: rec.Name, Use: use, Role: keys.RoleCurrent,
-		Signer: e.Key, Chain: e.Chain,
-	}, nil
 }

@@ -85,18 +85,6 @@ type NewRecord struct {
 	KeyPassword   secret.Value // "" means the store password, as keytool
 }
 
-// Parse opens the record's content with its passwords.
-func (r *Record) Parse() (*keys.Keystore, error) {
-	if r.Data == nil {
-		return nil, fmt.Errorf("record %s (%q): content not loaded (a RecordFacts listing): read it with Store.Record", r.ID, r.Name)
-	}
-	ks, err := keys.Parse(r.Data, r.StorePassword, r.KeyPassword)
-	if err != nil {
-		return nil, fmt.Errorf("record %s (%q): %w", r.ID, r.Name, err)
-	}
-	return ks, nil
-}
-
 // facts is what validation learns from a record's content.
 type facts struct {
 	format      keys.Format

@@ -43,13 +43,9 @@ property at it (or let an IdP-visible rollover do it: publish, then promote).`,
 			if !rec.Type.IsKeystore() {
 				return fmt.Errorf("certificate record %s (%q) is a %s, not a keystore", rec.ID, rec.Name, rec.Type)
 			}
-			ks, err := rec.Parse()
+			old, err := rec.KeyEntry()
 			if err != nil {
-				return fmt.Errorf("open certificate record %s (%q): %w", rec.ID, rec.Name, err)
-			}
-			old, err := ks.PrivateKeyEntry(rec.Alias)
-			if err != nil {
-				return fmt.Errorf("certificate record %s (%q): %w", rec.ID, rec.Name, err)
+				return err
 			}
 			alg, size := "RSA", 2048
 			switch k := old.Key.Public().(type) {
@@ -68,7 +64,7 @@ property at it (or let an IdP-visible rollover do it: publish, then promote).`,
 				return err
 			}
 			defer pw.Zero()
-			data, err := (&keys.Keystore{Format: ks.Format, Entries: []*keys.Entry{e}}).Marshal(pw, pw)
+			data, err := (&keys.Keystore{Format: rec.Format, Entries: []*keys.Entry{e}}).Marshal(pw, pw)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,278 @@
+package daemon
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/metadata"
+	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
+)
+
+// builder carries one Build's inputs from step to step.
+type builder struct {
+	cfg *config.Config
+	st  Store
+	o   BuildOptions
+
+	version int64             // the store's change counter read first
+	records []*store.Record   // every certificate record
+	idx     recordIndex       // records by id and by name
+	uses    map[string]string // record id → what it is used for ("signing+encryption-next", "mtls", …)
+}
+
+// readStore reads the change counter, then every certificate record.
+func (b *builder) readStore(ctx context.Context) error {
+	version, err := b.st.ChangeCounter(ctx)
+	if err != nil {
+		return fmt.Errorf("read store change counter: %w", err)
+	}
+	records, err := b.st.Records(ctx)
+	if err != nil {
+		return fmt.Errorf("read certificate records: %w", err)
+	}
+	b.version, b.records, b.idx = version, records, newRecordIndex(records)
+	return nil
+}
+
+// checkPolicies refuses a rotation policy that does not parse.
+func (b *builder) checkPolicies() error {
+	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
+		if pc := policyFor(b.cfg, use); pc != nil {
+			if _, err := lifecycle.PolicyFrom(pc); err != nil {
+				return fmt.Errorf("rotation.%s: %w", use, err)
+			}
+		}
+	}
+	return nil
+}
+
+// openKeys resolves the signing and encryption keystore properties and
+// opens each use's current key, then its next and previous keys.
+func (b *builder) openKeys(ctx context.Context) (*keys.KeySet, error) {
+	ks := &keys.KeySet{}
+	for _, p := range []struct {
+		name string
+		use  keys.Use
+		list *[]*keys.Credential
+	}{
+		{store.PropSigningKeystore, keys.UseSigning, &ks.Signing},
+		{store.PropEncryptionKeystore, keys.UseEncryption, &ks.Encryption},
+	} {
+		cur, err := b.currentKey(ctx, p.name, p.use)
+		if err != nil {
+			return nil, err
+		}
+		*p.list = append(*p.list, cur)
+		b.addUse(cur.RecordID, string(p.use))
+		rolled, err := b.rotatedCredentials(ctx, p.use, cur.RecordID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range rolled {
+			*p.list = append(*p.list, c)
+			b.addUse(c.RecordID, string(p.use)+"-"+string(c.Role))
+		}
+	}
+	return ks, nil
+}
+
+// currentKey opens the record a keystore property selects.
+func (b *builder) currentKey(ctx context.Context, prop string, use keys.Use) (*keys.Credential, error) {
+	id, err := property(ctx, b.cfg, b.st, prop)
+	if err != nil {
+		return nil, err
+	}
+	rec, ok := b.idx.byID(id)
+	if !ok {
+		return nil, fmt.Errorf("property %s = %q: no certificate record has that id (samlkeyd cert list)", prop, id)
+	}
+	if !rec.Active {
+		return nil, fmt.Errorf("property %s: certificate record %s (%q) is inactive (samlkeyd cert activate %s)", prop, rec.ID, rec.Name, rec.ID)
+	}
+	cred, err := rec.Credential(use)
+	if err != nil {
+		return nil, fmt.Errorf("property %s: %w", prop, err)
+	}
+	return cred, nil
+}
+
+// rotatedCredentials returns a use's next key (published, not yet used) and
+// its retired keys still inside retire_after, next first, then the most
+// recently retired.
+func (b *builder) rotatedCredentials(ctx context.Context, use keys.Use, currentID string) ([]*keys.Credential, error) {
+	rots, err := b.st.Rotations(ctx, string(use))
+	if err != nil {
+		return nil, fmt.Errorf("read %s rotation: %w", use, err)
+	}
+	var retireAfter time.Duration
+	if pc := policyFor(b.cfg, use); pc != nil {
+		retireAfter = pc.RetireAfter
+	}
+	now := b.o.Now()
+	var next, previous []*keys.Credential
+	for i := len(rots) - 1; i >= 0; i-- {
+		r := rots[i]
+		rec, ok := b.idx.byID(r.RecordID)
+		if !ok || r.RecordID == currentID || !rec.Active {
+			continue
+		}
+		var role keys.Role
+		switch {
+		case r.State == store.RotationNext:
+			role = keys.RoleNext
+		case r.State == store.RotationRetired && now.Before(r.RetiredAt.Add(retireAfter)):
+			role = keys.RolePrevious
+		default:
+			continue
+		}
+		c, err := rec.Credential(use)
+		if err != nil {
+			return nil, fmt.Errorf("%s key %s: %w", role, r.RecordID, err)
+		}
+		c.Role = role
+		if role == keys.RoleNext {
+			next = append(next, c)
+		} else {
+			previous = append(previous, c)
+		}
+	}
+	return append(next, previous...), nil
+}
+
+func (b *builder) addUse(id, use string) {
+	if have := b.uses[id]; have != "" {
+		use = have + "+" + use
+	}
+	b.uses[id] = use
+}
+
+// signingService builds the service that signs the SP's messages with the
+// current signing key, and proves its messages verify with the certificate
+// the metadata publishes first.
+func (b *builder) signingService(ks *keys.KeySet) (*sp.Service, error) {
+	svc, err := sp.New(sp.Settings{
+		EntityID:     b.cfg.SP.EntityID,
+		ACS:          b.cfg.SP.ACS,
+		IdPs:         b.cfg.IdPs,
+		Signing:      ks.Current(keys.UseSigning),
+		Rand:         b.o.Rand,
+		Now:          b.o.Now,
+		Logger:       b.o.Logger,
+		OnDeprecated: b.o.OnDeprecated,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build signing service: %w", err)
+	}
+	var published *x509.Certificate
+	if len(ks.Signing) > 0 {
+		published = ks.Signing[0].Leaf()
+	}
+	if err := messageSelfTest(svc, b.cfg, published, b.o.Now()); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// responseValidator builds the validation of IdP responses: decryption
+// with every published encryption key, signatures against the IdPs' keys.
+func (b *builder) responseValidator(ks *keys.KeySet, idps []sp.ResponseIdP) (*sp.ResponseValidator, error) {
+	acsURLs := make([]string, 0, len(b.cfg.SP.ACS))
+	for _, e := range b.cfg.SP.ACS {
+		acsURLs = append(acsURLs, e.Location)
+	}
+	v, err := sp.NewResponseValidator(sp.ResponseSettings{
+		EntityID:   b.cfg.SP.EntityID,
+		ACSURLs:    acsURLs,
+		Decryption: ks.Encryption,
+		IdPs:       idps,
+		AllowRSA15: b.cfg.SP.AllowRSA15,
+		ClockSkew:  b.cfg.SP.ClockSkew,
+		Now:        b.o.Now,
+		Rand:       b.o.Rand,
+		Logger:     b.o.Logger,
+		Replay:     b.o.Replay,
+		Limits:     sp.LimitsFrom(b.cfg.SP.Limits),
+
+		OnDeprecatedSignature:  b.o.OnDeprecatedInbound,
+		OnDeprecatedEncryption: b.o.OnDeprecatedEncryption,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build response validation: %w", err)
+	}
+	return v, nil
+}
+
+// mtlsChecks binds the configured checks to their profiles' keys and trust
+// stores, and marks the profiles' keystores as used by mTLS.
+func (b *builder) mtlsChecks() ([]*mtls.Check, error) {
+	checks, err := mtls.Build(b.cfg.Profiles, b.cfg.Checks, b.idx.resolveProfile)
+	if err != nil {
+		return nil, fmt.Errorf("build mTLS checks: %w", err)
+	}
+	for _, p := range b.cfg.Profiles {
+		if r, err := b.idx.find(p.Keystore); err == nil {
+			b.addUse(r.ID, "mtls")
+		}
+	}
+	return checks, nil
+}
+
+// renderMetadata renders the SP metadata and certificate files once.
+func renderMetadata(cfg *config.Config, svc *sp.Service, ks *keys.KeySet, now time.Time) (*metadata.Published, error) {
+	pub, err := metadata.Build(metadata.Input{
+		SP:                  cfg.SP,
+		AuthnRequestsSigned: svc.AuthnRequestsSigned(),
+		Keys:                ks,
+		EncryptionMethods:   sp.EncryptionMethods(),
+		Now:                 now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render metadata: %w", err)
+	}
+	return pub, nil
+}
+
+// certificateFacts labels every record's expiry with its use (records
+// nothing selects are "trust" or "unused").
+func certificateFacts(records []*store.Record, uses map[string]string) []CertFact {
+	var out []CertFact
+	for _, r := range records {
+		use := uses[r.ID]
+		switch {
+		case use != "":
+		case r.Type == store.TypeTrustStoreCert:
+			use = "trust"
+		default:
+			use = "unused"
+		}
+		if !r.NotAfter.IsZero() {
+			out = append(out, CertFact{ID: r.ID, Name: r.Name, Use: use, NotAfter: r.NotAfter})
+		}
+	}
+	return out
+}
+
+// property returns a keystore property: the config's value when the config
+// sets it, else the store's.
+func property(ctx context.Context, cfg *config.Config, st Store, name string) (string, error) {
+	for _, p := range cfg.Properties {
+		if p.Name == name {
+			return p.Value, nil
+		}
+	}
+	v, ok, err := st.Property(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("read property %s: %w", name, err)
+	}
+	if !ok || v == "" {
+		return "", fmt.Errorf("property %s is not set (samlkeyd property set %s <record id>)", name, name)
+	}
+	return v, nil
+}
