@@ -116,6 +116,7 @@ func TestUpstreamAgreesOnDecode(t *testing.T) {
 			}
 
 			blocks, err := ToPEM(v.data, v.password)
+			//lint:ignore SA1019 the deprecated ToPEM is still part of both copies' API
 			uBlocks, uErr := upstream.ToPEM(v.data, v.password)
 			if errText(err) != errText(uErr) || len(blocks) != len(uBlocks) {
 				t.Fatalf("ToPEM: this copy %d blocks, %v; upstream %d, %v", len(blocks), err, len(uBlocks), uErr)
