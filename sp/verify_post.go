@@ -126,12 +126,12 @@ func ParsePOST(form url.Values) (*ReceivedMessage, error) {
 
 // checkEnveloped checks the shape of the signature before goxmldsig sees
 // it, because goxmldsig searches the whole tree for a Signature and takes
-// an empty Reference URI for the document: exactly one ds:Signature in the
-// document, a child of the root, whose SignedInfo has one Reference, to
+// an empty Reference URI for the document: exactly one element named
+// Signature in the document, a ds:Signature child of the root, whose SignedInfo has one Reference, to
 // "#"+id, and a signature and digest algorithm this sender may use.
 func checkEnveloped(root *etree.Element, id string, allowSHA1 bool) (Algorithm, error) {
 	if n := countSignatures(root); n != 1 {
-		return Algorithm{}, refuseMessage(CheckSignature, "%s holds %d ds:Signature elements; exactly one, a child of the root, is accepted", root.Tag, n)
+		return Algorithm{}, refuseMessage(CheckSignature, "%s holds %d Signature elements; exactly one, a ds:Signature child of the root, is accepted", root.Tag, n)
 	}
 	sig := childNS(root, nsDSig, "Signature")
 	if sig == nil {
@@ -163,15 +163,18 @@ func checkEnveloped(root *etree.Element, id string, allowSHA1 bool) (Algorithm, 
 	return alg, nil
 }
 
-// countSignatures counts the ds:Signature elements under root, walking
-// iteratively so that depth costs no stack.
+// countSignatures counts the elements named Signature under root, in any
+// namespace: resolving each one's namespace walks its ancestors, which a
+// deep document would make quadratic, and no SAML request or logout
+// message has another element of that name. It walks iteratively so that
+// depth costs no stack.
 func countSignatures(root *etree.Element) int {
 	n := 0
 	stack := []*etree.Element{root}
 	for len(stack) > 0 {
 		el := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if el.Tag == "Signature" && el.NamespaceURI() == nsDSig {
+		if el.Tag == "Signature" {
 			n++
 		}
 		stack = append(stack, el.ChildElements()...)
