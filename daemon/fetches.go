@@ -65,9 +65,7 @@ func (d *Daemon) noteFetch(r *http.Request, snap *Snapshot, code int) {
 	}
 	var fps []string
 	for _, c := range snap.Metadata.Certificates() {
-		// The index shows fingerprints as colon-separated hex; records
-		// keep plain lower-case hex.
-		fps = append(fps, strings.ReplaceAll(strings.ToLower(c.SHA256), ":", ""))
+		fps = append(fps, c.Fingerprint.Hex()) // records keep the hex form
 	}
 	slices.Sort(fps)
 	joined := strings.Join(fps, ",")

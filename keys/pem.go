@@ -2,11 +2,9 @@ package keys
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -130,8 +128,7 @@ func EncodeDER(certs []*x509.Certificate) []byte {
 }
 
 // FingerprintSHA256 returns the lowercase hex SHA-256 of the certificate's
-// DER encoding.
+// DER encoding: SHA256Fingerprint(c).Hex(), the form records keep.
 func FingerprintSHA256(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
+	return SHA256Fingerprint(c).Hex()
 }

@@ -112,8 +112,8 @@ func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error
 }
 
 func marshalPKCS12(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error) {
-	if !keyPass.Equal(storePass) {
-		return nil, errors.New("write PKCS#12: keytool and openssl protect PKCS#12 keys with the store password: give no key password, or write JKS")
+	if err := FormatPKCS12.CheckKeyPassword(storePass, keyPass); err != nil {
+		return nil, fmt.Errorf("write PKCS#12: %w: give no key password, or write JKS", err)
 	}
 	var keys []pkcs12.KeyEntry
 	var trusted []pkcs12.TrustStoreEntry

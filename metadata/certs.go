@@ -4,10 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -47,6 +44,10 @@ type CertInfo struct {
 	NotAfter     time.Time `json:"not_after"`
 	PEMURL       string    `json:"pem_url"` // this certificate alone
 	DERURL       string    `json:"der_url"`
+
+	// Fingerprint is the SHA-256 fingerprint SHA256 shows, for callers
+	// that need its hex form (records, file names).
+	Fingerprint keys.Fingerprint `json:"-"`
 }
 
 // certIndex is the JSON document served at /saml/certs.
@@ -80,7 +81,7 @@ func (p *Published) addCertFiles(signing, encryption []*keys.Credential) error {
 			info := certInfo(group.use, c)
 			p.certs = append(p.certs, info)
 			idx.Certificates = append(idx.Certificates, info)
-			stem := strings.ReplaceAll(strings.ToLower(info.SHA256), ":", "")
+			stem := info.Fingerprint.Hex()
 			p.files[stem+".pem"] = newAsset(certPEM, contentTypePEM, stem+".pem", p.maxAge)
 			p.files[stem+".crt"] = newAsset(leaf.Raw, contentTypeDER, stem+".crt", p.maxAge)
 		}
@@ -102,9 +103,8 @@ func (p *Published) addCertFiles(signing, encryption []*keys.Credential) error {
 
 func certInfo(use keys.Use, c *keys.Credential) CertInfo {
 	leaf := c.Leaf()
-	s1 := sha1.Sum(leaf.Raw)
-	s256 := sha256.Sum256(leaf.Raw)
-	stem := hex.EncodeToString(s256[:])
+	s256 := keys.SHA256Fingerprint(leaf)
+	stem := s256.Hex()
 	return CertInfo{
 		Use:          use,
 		State:        c.Role,
@@ -114,8 +114,9 @@ func certInfo(use keys.Use, c *keys.Credential) CertInfo {
 		Issuer:       leaf.Issuer.String(),
 		Serial:       leaf.SerialNumber.Text(16),
 		KeyAlgorithm: keyAlgorithm(leaf),
-		SHA1:         colonHex(s1[:]),
-		SHA256:       colonHex(s256[:]),
+		SHA1:         keys.SHA1Fingerprint(leaf).Colon(),
+		SHA256:       s256.Colon(),
+		Fingerprint:  s256,
 		NotBefore:    leaf.NotBefore.UTC(),
 		NotAfter:     leaf.NotAfter.UTC(),
 		PEMURL:       PathCerts + "/" + stem + ".pem",
@@ -133,16 +134,4 @@ func keyAlgorithm(c *x509.Certificate) string {
 		return "Ed25519"
 	}
 	return c.PublicKeyAlgorithm.String()
-}
-
-func colonHex(b []byte) string {
-	h := strings.ToUpper(hex.EncodeToString(b))
-	var sb strings.Builder
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			sb.WriteByte(':')
-		}
-		sb.WriteString(h[i : i+2])
-	}
-	return sb.String()
 }

@@ -5,8 +5,10 @@
 // 3.4.4.1) and the HTTP-POST binding (an enveloped XML signature placed after
 // Issuer, and an auto-submitting HTML form that works under a strict
 // Content-Security-Policy). Validating and decrypting the IdP's responses
-// lives here too (ResponseValidator, response.go and decrypt.go). It does
-// not serve HTTP.
+// lives here too (ResponseValidator, response.go and decrypt.go), and so
+// does verifying protocol messages as a binding delivered them
+// (VerifyRedirect over the query octets as received, VerifyPOST for an
+// enveloped signature; received.go). It does not serve HTTP.
 //
 // A Service is built once per snapshot with New, which validates every
 // endpoint, binding and algorithm so that a request can only fail for bad

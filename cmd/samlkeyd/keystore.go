@@ -162,8 +162,8 @@ func (a *app) ksGenerateCmd() *cobra.Command {
 		default:
 			return fmt.Errorf("generate: %w", statErr)
 		}
-		if ks.Format == keys.FormatPKCS12 && !kp.Empty() && !kp.Equal(sp) {
-			return errors.New("generate: PKCS#12 keys use the store password (as in keytool): drop --keypass or use --storetype jks")
+		if err := ks.Format.CheckKeyPassword(sp, kp); err != nil {
+			return fmt.Errorf("generate: %w: drop --keypass or use --storetype jks", err)
 		}
 		e, err := keys.Generate(o)
 		if err != nil {
@@ -378,7 +378,7 @@ func printList(w io.Writer, ks *keys.Keystore, verbose bool) {
 			if created != "" {
 				head += created + ", "
 			}
-			fmt.Fprintf(w, "%s%s,\nCertificate fingerprint (SHA-256): %s\n", head, entryType(e), colonHex(keys.FingerprintSHA256(e.Chain[0])))
+			fmt.Fprintf(w, "%s%s,\nCertificate fingerprint (SHA-256): %s\n", head, entryType(e), keys.SHA256Fingerprint(e.Chain[0]).Colon())
 			continue
 		}
 		fmt.Fprintf(w, "Alias name: %s\n", e.Alias)
@@ -395,7 +395,7 @@ func printList(w io.Writer, ks *keys.Keystore, verbose bool) {
 			}
 			fmt.Fprintf(w, "Owner: %s\nIssuer: %s\nSerial number: %s\n", c.Subject, c.Issuer, c.SerialNumber.Text(16))
 			fmt.Fprintf(w, "Valid from: %s until: %s\n", c.NotBefore.UTC().Format(time.RFC1123), c.NotAfter.UTC().Format(time.RFC1123))
-			fmt.Fprintf(w, "Certificate fingerprints:\n\t SHA256: %s\n", colonHex(keys.FingerprintSHA256(c)))
+			fmt.Fprintf(w, "Certificate fingerprints:\n\t SHA256: %s\n", keys.SHA256Fingerprint(c).Colon())
 			fmt.Fprintf(w, "Signature algorithm name: %s\nSubject Public Key Algorithm: %s\n", c.SignatureAlgorithm, keyDesc(c))
 		}
 		fmt.Fprint(w, "\n\n*******************************************\n*******************************************\n\n\n")
@@ -451,12 +451,7 @@ func (a *app) ksStorepasswdCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if ks.Format == keys.FormatPKCS12 || kp.Empty() {
-			// PKCS#12 keys, and JKS keys that shared the store password,
-			// follow it (keytool would leave such JKS keys on the old one).
-			kp = np
-		}
-		if err := f.save(ks, np, kp); err != nil {
+		if err := f.save(ks, np, ks.Format.KeyPasswordAfterStoreChange(kp, np)); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "Store password of %s changed\n", f.path)
@@ -573,19 +568,6 @@ func keyDesc(c *x509.Certificate) string {
 		return fmt.Sprintf("%d-bit EC (%s) key", k.Curve.Params().BitSize, k.Curve.Params().Name)
 	}
 	return c.PublicKeyAlgorithm.String() + " key"
-}
-
-// colonHex formats lowercase hex as keytool does: "AB:CD:…".
-func colonHex(h string) string {
-	h = strings.ToUpper(h)
-	var b strings.Builder
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			b.WriteByte(':')
-		}
-		b.WriteString(h[i : i+2])
-	}
-	return b.String()
 }
 
 func plural(n int, one, many string) string {
