@@ -112,7 +112,7 @@ func ParsePOST(form url.Values) (*ReceivedMessage, error) {
 	if len(raw) > MaxResponseXML {
 		return nil, refuseMessage(CheckMalformed, "%s decodes to %d bytes, over the %d-byte cap", m.Param, len(raw), MaxResponseXML)
 	}
-	doc, err := parseXML(raw)
+	doc, err := parseXML(raw, Limits{}) // the default structural limits
 	if err != nil {
 		return nil, asMessageError(err)
 	}

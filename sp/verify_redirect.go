@@ -183,7 +183,7 @@ func (q *redirectQuery) message() (*ReceivedMessage, error) {
 	if len(inflated) > MaxResponseXML {
 		return nil, refuseMessage(CheckMalformed, "%s inflates to more than the %d-byte cap", q.param, MaxResponseXML)
 	}
-	doc, err := parseXML(inflated)
+	doc, err := parseXML(inflated, Limits{}) // the default structural limits
 	if err != nil {
 		return nil, asMessageError(err)
 	}

@@ -118,7 +118,7 @@ func printCert(w io.Writer, indent string, c pkcs11.CertInfo) {
 		return
 	}
 	fmt.Fprintf(w, "%scertificate %q  id %s  subject %s  not after %s  sha256 %s\n", indent, c.Label, hexOrNone(c.ID),
-		c.Cert.Subject, c.Cert.NotAfter.UTC().Format(time.RFC3339), colonHex(keys.FingerprintSHA256(c.Cert)))
+		c.Cert.Subject, c.Cert.NotAfter.UTC().Format(time.RFC3339), keys.SHA256Fingerprint(c.Cert).Colon())
 }
 
 func keyFlags(k pkcs11.KeyInfo) string {
@@ -197,7 +197,7 @@ func (a *app) p11GenerateCmd() *cobra.Command {
 		fmt.Fprintf(a.stdout, "Generated a %s inside token %q (sensitive, not extractable) and a self-signed certificate for %s, valid until %s\n",
 			keyDesc(leaf), token, leaf.Subject, leaf.NotAfter.UTC().Format(time.RFC3339))
 		fmt.Fprintf(a.stdout, "uri: %s\n", k.URI())
-		fmt.Fprintf(a.stdout, "sha256 fingerprint: %s\n", colonHex(keys.FingerprintSHA256(leaf)))
+		fmt.Fprintf(a.stdout, "sha256 fingerprint: %s\n", keys.SHA256Fingerprint(leaf).Colon())
 		return nil
 	}
 	return cmd
