@@ -123,7 +123,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.o.CheckAdminToken(token) {
 		h.log.Info("admin sign-in refused: not an admin token", "remote", r.RemoteAddr)
-		h.loginForm(w, r, http.StatusUnauthorized, "That is not an admin token: it is unknown, expired or lacks the admin scope.")
+		h.loginForm(w, r, http.StatusOK, "That is not an admin token: it is unknown, expired or lacks the admin scope.")
 		return
 	}
 	id, err := h.sessions.Create()

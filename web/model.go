@@ -10,10 +10,10 @@ import (
 // field is a plain value so the page cannot reach for anything else.
 type Public struct {
 	// Now is when the view was taken; "expires in N days" counts from it.
-	Now         time.Time `json:"generated_at"`
-	EntityID    string    `json:"entity_id"`
-	MetadataURL string    `json:"metadata_url"` // absolute, as IdP admins paste it
-	CertsURL    string    `json:"certs_url,omitempty"`
+	Now         time.Time  `json:"generated_at"`
+	EntityID    string     `json:"entity_id"`
+	MetadataURL string     `json:"metadata_url"` // absolute, as IdP admins paste it
+	CertsURL    string     `json:"certs_url,omitempty"`
 	ACS         []Endpoint `json:"acs"`
 	SLO         []Endpoint `json:"slo,omitempty"`
 	// IdPs lists the signature algorithm the SP uses towards each IdP.
@@ -65,13 +65,13 @@ type Admin struct {
 	Now time.Time `json:"generated_at"`
 	// Thresholds are the expiry alert thresholds (alerts.thresholds);
 	// they colour the expiry list.
-	Thresholds []Duration    `json:"alert_thresholds"`
-	Components []Component   `json:"components"`
-	Rotation   []Rotation    `json:"rotation"`
-	Checks     []Check       `json:"checks"`
-	Expiry     []Expiry      `json:"expiry"`
-	Audit      []AuditEntry  `json:"audit"`
-	Deprecated []Deprecated  `json:"deprecated_algorithms"`
+	Thresholds []Duration   `json:"alert_thresholds"`
+	Components []Component  `json:"components"`
+	Rotation   []Rotation   `json:"rotation"`
+	Checks     []Check      `json:"checks"`
+	Expiry     []Expiry     `json:"expiry"`
+	Audit      []AuditEntry `json:"audit"`
+	Deprecated []Deprecated `json:"deprecated_algorithms"`
 }
 
 // Component is the health of one part of the snapshot (core, an IdP, a
