@@ -111,18 +111,18 @@ func adminFixture(pub Public) Admin {
 		Checks: []Check{
 			{
 				Name: "partner", URL: "mhttps://api.partner.example/health", Profile: "mhttps", Schedule: "@every 5m",
-				Last: &CheckRun{Start: clock.Add(-4 * time.Minute), OK: false, Stage: "handshake", Diagnosis: diagnosis,
+				Last: &CheckRun{Start: clock.Add(-4 * time.Minute), OK: false, Stage: "tls", Diagnosis: diagnosis,
 					Error:  "remote error: tls: bad certificate",
-					Stages: []Stage{{"dns", Duration(2 * time.Millisecond)}, {"connect", Duration(11 * time.Millisecond)}, {"handshake", Duration(38 * time.Millisecond)}, {"total", Duration(52 * time.Millisecond)}}},
+					Stages: []Stage{{"dns", Duration(2 * time.Millisecond)}, {"connect", Duration(11 * time.Millisecond)}, {"tls", Duration(38 * time.Millisecond)}, {"total", Duration(52 * time.Millisecond)}}},
 				History: []CheckRun{
-					{Start: clock.Add(-9 * time.Minute), OK: false, Stage: "handshake", Diagnosis: diagnosis},
+					{Start: clock.Add(-9 * time.Minute), OK: false, Stage: "tls", Diagnosis: diagnosis},
 					{Start: clock.Add(-14 * time.Minute), OK: true},
 				},
 			},
 			{
 				Name: "billing", URL: "mhttps://billing.example.com:8443/ping", Profile: "mhttps", Schedule: "@every 15m",
 				Last: &CheckRun{Start: clock.Add(-6 * time.Minute), OK: true, Status: 200,
-					Stages: []Stage{{"dns", Duration(time.Millisecond)}, {"connect", Duration(9 * time.Millisecond)}, {"handshake", Duration(31 * time.Millisecond)}, {"request", Duration(12 * time.Millisecond)}, {"total", Duration(54 * time.Millisecond)}}},
+					Stages: []Stage{{"dns", Duration(time.Millisecond)}, {"connect", Duration(9 * time.Millisecond)}, {"tls", Duration(31 * time.Millisecond)}, {"http", Duration(12 * time.Millisecond)}, {"total", Duration(54 * time.Millisecond)}}},
 			},
 		},
 		Deprecated: []Deprecated{{IdP: "legacy <partner>", Algorithm: "rsa-sha1", Count: 1284}},

@@ -75,7 +75,7 @@ func TestCSPHashes(t *testing.T) {
 		}
 		body := string(p.Body())
 		for _, tag := range []string{"style", "script"} {
-			m := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`).FindAllStringSubmatch(body, -1)
+			m := regexp.MustCompile(`(?s)<`+tag+`>(.*?)</`+tag+`>`).FindAllStringSubmatch(body, -1)
 			if len(m) != 1 {
 				t.Fatalf("%s: %d inline <%s> elements, want 1", name, len(m), tag)
 			}
