@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,7 @@ var (
 		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"fp": fingerprint,
 		"endpoints": func(title, id string, list []Endpoint) endpointTable {
 			return endpointTable{Title: title, ID: id, List: list, Indexed: id == "acs"}
 		},
@@ -33,6 +35,12 @@ type layout struct {
 
 func newLayout(title string) layout {
 	return layout{Title: title, Style: template.CSS(style), Script: template.JS(script)}
+}
+
+// fingerprint lets a colon-form fingerprint wrap only after a colon, so a
+// pair is never split across lines.
+func fingerprint(s string) template.HTML {
+	return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(s), ":", ":<wbr>"))
 }
 
 type endpointTable struct {
