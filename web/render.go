@@ -16,7 +16,7 @@ var (
 		"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"fp": fingerprint,
+		"fp":       fingerprint,
 		"endpoints": func(title, id string, list []Endpoint) endpointTable {
 			return endpointTable{Title: title, ID: id, List: list, Indexed: id == "acs"}
 		},
