@@ -37,7 +37,7 @@ func Example() {
 			return p
 		},
 		CheckAdminToken: func(token string) bool { return false }, // the daemon: a live token with the admin scope
-		SecureCookies:   true,                                      // sp.base_url is https
+		SecureCookies:   true,                                     // sp.base_url is https
 	})
 	mux := http.NewServeMux()
 	h.Register(mux)
