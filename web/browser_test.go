@@ -318,6 +318,9 @@ func TestBrowser(t *testing.T) {
 		b.noOverflow(t, "/admin signed in at 1280x800")
 		if *updateScreenshot {
 			_ = os.WriteFile(filepath.Join(os.TempDir(), "samlkeyd-admin.png"), b.screenshot(t, 1280, 800), 0o644)
+			if full, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
+				_ = os.WriteFile(filepath.Join(os.TempDir(), "samlkeyd-admin-full.png"), full, 0o644)
+			}
 			b.viewport(t, 390, 844, 1, true)
 			b.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(".diagnosis")))
 			_ = os.WriteFile(filepath.Join(os.TempDir(), "samlkeyd-admin-mobile.png"), b.screenshot(t, 390, 844), 0o644)

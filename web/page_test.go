@@ -262,3 +262,38 @@ func TestAdminJSON(t *testing.T) {
 		t.Errorf("times: want promote_from set and zero retired_at omitted: %s", b)
 	}
 }
+
+func TestAdminPageContent(t *testing.T) {
+	f := newFixture(t, true)
+	p, err := RenderAdmin(f.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(p.Body())
+	for _, want := range []string{
+		"3 need attention",          // the failing component, the failing check, the expired anchor
+		"failing at tls",            // the check's failing stage
+		"tls 38ms",                  // stage timings
+		"legacy &lt;partner&gt;",    // IdP names escaped
+		"not yet",                   // an IdP that has not fetched the next key
+		"60 days, 30 days, 14 days", // thresholds in words
+		"within the 14 days alert threshold",
+		"No key of this use is under rotation yet.",
+		"glide.authenticate.sso.saml2.encryption.keystore",
+		"1284",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("admin page lacks %q", want)
+		}
+	}
+	// Soonest first: the expired trust anchor, then the IdP certificate
+	// (10 days), then the current signing key (65 days).
+	a, b, c := strings.Index(body, "Partner root"), strings.Index(body, "CN=idp.corp.example"), strings.Index(body, "expires in 65 days")
+	if a < 0 || b < a || c < b {
+		t.Errorf("expiry list out of order: %d %d %d", a, b, c)
+	}
+	// The hole for the sign-out token is in the form, empty by default.
+	if !strings.Contains(body, `name="csrf" value=""`) {
+		t.Error("the sign-out form's csrf field is not where the hole is")
+	}
+}

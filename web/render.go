@@ -17,6 +17,7 @@ var (
 		"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"fp":       fingerprint,
+		"days":     func(d Duration) string { return days(time.Duration(d)) },
 		"endpoints": func(title, id string, list []Endpoint) endpointTable {
 			return endpointTable{Title: title, ID: id, List: list, Indexed: id == "acs"}
 		},
