@@ -271,12 +271,12 @@ func TestAdminPageContent(t *testing.T) {
 	}
 	body := string(p.Body())
 	for _, want := range []string{
-		"3 need attention",          // the failing component, the failing check, the expired anchor
-		"failing at tls",            // the check's failing stage
-		"tls 38ms",                  // stage timings
-		"legacy &lt;partner&gt;",    // IdP names escaped
-		"not yet",                   // an IdP that has not fetched the next key
-		"60 days, 30 days, 14 days", // thresholds in words
+		"3 need attention", // the failing component, the failing check, the expired anchor
+		"failing at tls",   // the check's failing stage
+		`<span>tls</span> <span class="num">38ms</span>`, // stage timings
+		"legacy &lt;partner&gt;",                         // IdP names escaped
+		"not yet",                                        // an IdP that has not fetched the next key
+		"60 days, 30 days, 14 days",                      // thresholds in words
 		"within the 14 days alert threshold",
 		"No key of this use is under rotation yet.",
 		"glide.authenticate.sso.saml2.encryption.keystore",
