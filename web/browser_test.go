@@ -257,6 +257,9 @@ func TestBrowser(t *testing.T) {
 			b.do(t, chromedp.Reload())
 			b.noOverflow(t, path+" at 1280x800")
 			shot := b.screenshot(t, 1280, 800)
+			if path == "/admin" && *updateScreenshot {
+				_ = os.WriteFile(filepath.Join(os.TempDir(), "samlkeyd-login.png"), shot, 0o644)
+			}
 			if path == "/" && *updateScreenshot {
 				if err := os.WriteFile(filepath.Join("..", "docs", "images", "status-page.png"), smallPNG(t, shot), 0o644); err != nil {
 					t.Fatal(err)
