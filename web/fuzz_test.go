@@ -1,0 +1,26 @@
+package web
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzETagMatch feeds If-None-Match headers to the matcher: it must not
+// panic, and a header listing the tag (with or without W/) must match.
+func FuzzETagMatch(f *testing.F) {
+	for _, s := range []string{`"abc"`, `W/"abc"`, `*`, `"x", "abc"`, `"`, `W/`, `,,, "a`, `garbage, "abc"`} {
+		f.Add(s)
+	}
+	const etag = `"abc"`
+	f.Fuzz(func(t *testing.T, h string) {
+		etagMatch([]string{h}, etag)
+		if strings.ContainsAny(h, `"*`) {
+			return
+		}
+		for _, listed := range []string{h + ", " + etag, etag + "," + h, "W/" + etag} {
+			if !etagMatch([]string{listed}, etag) {
+				t.Errorf("%q does not match %s", listed, etag)
+			}
+		}
+	})
+}
