@@ -30,6 +30,7 @@ type Store interface {
 	ClaimAlert(ctx context.Context, key string, at time.Time) (first bool, err error)
 	Rotations(ctx context.Context, use string) ([]store.Rotation, error)
 	RecordMetadataFetch(ctx context.Context, idp string, at time.Time, fingerprints []string) error
+	lifecycle.Store
 }
 
 var _ Store = (*store.Store)(nil)
@@ -103,10 +104,8 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	idx := newRecordIndex(records)
 
 	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
-		if pc := policyFor(cfg, use); pc != nil {
-			if _, err := lifecycle.PolicyFrom(pc); err != nil {
-				return nil, fmt.Errorf("rotation.%s: %w", use, err)
-			}
+		if _, _, err := lifecycle.PolicyOf(cfg, use); err != nil {
+			return nil, err
 		}
 	}
 	ks := &keys.KeySet{}
@@ -246,8 +245,8 @@ func rotatedCredentials(ctx context.Context, cfg *config.Config, st Store, byID 
 		return nil, fmt.Errorf("read %s rotation: %w", use, err)
 	}
 	var retireAfter time.Duration
-	if pc := policyFor(cfg, use); pc != nil {
-		retireAfter = pc.RetireAfter
+	if p, ok, _ := lifecycle.PolicyOf(cfg, use); ok {
+		retireAfter = p.RetireAfter
 	}
 	var next, previous []*keys.Credential
 	for i := len(rots) - 1; i >= 0; i-- {
