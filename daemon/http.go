@@ -29,6 +29,7 @@ func (d *Daemon) Handler() http.Handler {
 	route("POST /api/v1/logout-requests", d.requireScope(ScopeSign, d.apiLogoutRequest))
 	route("POST /api/v1/responses", d.requireScope(ScopeSign, d.apiResponse))
 	route("POST /api/v1/rotations", d.requireScope(ScopeAdmin, d.apiRotate))
+	route("GET /api/v1/rotations", d.requireScope(ScopeAdmin, d.apiRotationStatus))
 	route("GET /api/v1/checks", d.requireScope(ScopeAdmin, d.apiChecks))
 	route("POST /api/v1/checks/{name}/run", d.requireScope(ScopeAdmin, d.apiRunCheck))
 	route("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

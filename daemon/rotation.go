@@ -88,6 +88,19 @@ func (d *Daemon) apiRotate(w http.ResponseWriter, r *http.Request, actor string)
 	writeJSON(w, http.StatusOK, map[string]any{"use": use, "steps": steps})
 }
 
+// apiRotationStatus answers GET /api/v1/rotations: lifecycle.Status, each
+// use's keys, when the next steps are due, and which IdPs have fetched the
+// next key.
+func (d *Daemon) apiRotationStatus(w http.ResponseWriter, r *http.Request, _ string) {
+	st, err := lifecycle.ReadStatus(r.Context(), d.Snapshot().Config, d.opts.Store)
+	if err != nil {
+		d.log.Error("rotation status", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the rotation state could not be read")
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
 // alertRotationFailed reports a failed rotation run, at most hourly per use
 // and error.
 func (d *Daemon) alertRotationFailed(ctx context.Context, use keys.Use, err error) {
