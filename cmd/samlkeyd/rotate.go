@@ -21,8 +21,8 @@ func (a *app) rotateCmd() *cobra.Command {
 		Short: "Run a key rollover step by hand (or publish and promote a new key at once with --now)",
 		Long: `Run the rollover of one use as the daemon's schedule does: publish a next key
 when the active one is within rotation.<use>.rotate_before of expiry, promote
-it after publish_for plus max_wait, deactivate retired keys after
-retire_after. With --now a new key is published and promoted at once; IdPs
+it after publish_for once every IdP has fetched it (after publish_for plus
+max_wait regardless), deactivate retired keys after retire_after. With --now a new key is published and promoted at once; IdPs
 that have not fetched the metadata since will reject the new signatures
 until they do. A running daemon sees the change within seconds.`,
 		Args: cobra.NoArgs,
@@ -64,7 +64,7 @@ func (a *app) rotateStatusCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each rotated key's state and dates, and the record each keystore property selects",
+		Short: "Show each rotated key's state and dates, the record each keystore property selects, when the next steps are due, and which IdPs have fetched the next key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.effectiveConfig(cmd)
