@@ -32,6 +32,7 @@ func (d *Daemon) apiRoutes() []apiRoute {
 		{"POST /api/v1/rotations", ScopeAdmin, func(w http.ResponseWriter, r *http.Request, _ *Snapshot, actor string) {
 			d.apiRotate(w, r, actor)
 		}},
+		{"GET /api/v1/rotations", ScopeAdmin, d.apiRotationStatus},
 		{"GET /api/v1/checks", ScopeAdmin, d.apiChecks},
 		{"POST /api/v1/checks/{name}/run", ScopeAdmin, d.apiRunCheck},
 	}

@@ -44,10 +44,8 @@ func (b *builder) readStore(ctx context.Context) error {
 // checkPolicies refuses a rotation policy that does not parse.
 func (b *builder) checkPolicies() error {
 	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
-		if pc := policyFor(b.cfg, use); pc != nil {
-			if _, err := lifecycle.PolicyFrom(pc); err != nil {
-				return fmt.Errorf("rotation.%s: %w", use, err)
-			}
+		if _, _, err := lifecycle.PolicyOf(b.cfg, use); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -112,8 +110,8 @@ func (b *builder) rotatedCredentials(ctx context.Context, use keys.Use, currentI
 		return nil, fmt.Errorf("read %s rotation: %w", use, err)
 	}
 	var retireAfter time.Duration
-	if pc := policyFor(b.cfg, use); pc != nil {
-		retireAfter = pc.RetireAfter
+	if p, ok, _ := lifecycle.PolicyOf(b.cfg, use); ok {
+		retireAfter = p.RetireAfter
 	}
 	now := b.o.Now()
 	var next, previous []*keys.Credential

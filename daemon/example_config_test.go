@@ -16,8 +16,8 @@ func TestExampleRotationPolicies(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
-		if _, err := lifecycle.PolicyFrom(policyFor(cfg, use)); err != nil {
-			t.Errorf("examples/samlkeyd.yaml rotation.%s: %v", use, err)
+		if _, ok, err := lifecycle.PolicyOf(cfg, use); !ok || err != nil {
+			t.Errorf("examples/samlkeyd.yaml rotation.%s: configured %v: %v", use, ok, err)
 		}
 	}
 }

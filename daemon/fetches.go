@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/config"
-	"github.com/samlkeyd/samlkeyd/lifecycle"
-	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // fetchRecordEvery bounds how often one IdP's unchanged metadata fetches
@@ -83,31 +81,4 @@ func (d *Daemon) noteFetch(r *http.Request, snap *Snapshot, code int) {
 	if err := d.opts.Store.RecordMetadataFetch(r.Context(), idp, now, fps); err != nil {
 		d.log.Warn("metadata fetch not recorded", "idp", idp, "err", err)
 	}
-}
-
-// IdPsCaughtUp reports whether every IdP that has fetched the metadata has
-// fetched it since the next key was published and was served that key, and
-// names those that have not. With no next key, or no recorded fetch, it is
-// true.
-func IdPsCaughtUp(fetches []store.MetadataFetch, next *store.Record, published time.Time) (bool, []string) {
-	if next == nil {
-		return true, nil
-	}
-	var behind []string
-	for _, f := range fetches {
-		if f.At.Before(published) || !slices.Contains(f.Fingerprints, next.FingerprintSHA256) {
-			behind = append(behind, f.IdP)
-		}
-	}
-	return len(behind) == 0, behind
-}
-
-// nextKey returns the next key of a rollover view, or nil.
-func nextKey(ks []lifecycle.Key) *lifecycle.Key {
-	for i := range ks {
-		if ks[i].State == lifecycle.StateNext {
-			return &ks[i]
-		}
-	}
-	return nil
 }

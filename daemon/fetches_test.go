@@ -4,10 +4,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/samlkeyd/samlkeyd/config"
-	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func TestFetchingIdP(t *testing.T) {
@@ -29,25 +27,5 @@ func TestFetchingIdP(t *testing.T) {
 		if got := fetchingIdP(idps, r); got != tc.want {
 			t.Errorf("%s %q: %q, want %q", tc.remote, tc.ua, got, tc.want)
 		}
-	}
-}
-
-func TestIdPsCaughtUp(t *testing.T) {
-	pub := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	next := &store.Record{FingerprintSHA256: "nn"}
-	fetches := []store.MetadataFetch{
-		{IdP: "a", At: pub.Add(time.Hour), Fingerprints: []string{"cc", "nn"}},
-		{IdP: "b", At: pub.Add(-time.Hour), Fingerprints: []string{"cc"}},
-		{IdP: "c", At: pub.Add(time.Hour), Fingerprints: []string{"cc"}},
-	}
-	ok, behind := IdPsCaughtUp(fetches, next, pub)
-	if ok || len(behind) != 2 || behind[0] != "b" || behind[1] != "c" {
-		t.Fatalf("IdPsCaughtUp = %v %v", ok, behind)
-	}
-	if ok, _ := IdPsCaughtUp(fetches[:1], next, pub); !ok {
-		t.Fatal("an IdP that fetched the next key is behind")
-	}
-	if ok, _ := IdPsCaughtUp(nil, next, pub); !ok {
-		t.Fatal("with no IdP ever seen there is nobody to wait for")
 	}
 }

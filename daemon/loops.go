@@ -202,8 +202,8 @@ func (s *rotationScheduler) arm(cfg *config.Config) {
 	defer s.mu.Unlock()
 	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
 		spec, sched := "", cron.Schedule(nil)
-		if pc := policyFor(cfg, use); pc != nil {
-			spec, sched = pc.Schedule, pc.ParsedSchedule
+		if p, ok, err := lifecycle.PolicyOf(cfg, use); ok && err == nil {
+			spec, sched = p.Schedule, p.Every
 		}
 		have, armed := s.entries[use]
 		if armed && have.spec == spec {

@@ -148,6 +148,21 @@ func TestRotationAPINow(t *testing.T) {
 	if len(enc) != 2 || string(enc[1]) != string(certOf(t, st, oldEnc).Raw) || string(enc[0]) != string(certOf(t, st, newEnc).Raw) {
 		t.Fatal("metadata must publish the new encryption key first and keep the previous one (it still decrypts)")
 	}
+	if w := get(t, h, "/api/v1/rotations", "Authorization", "Bearer "+testToken); w.Code != http.StatusForbidden {
+		t.Fatalf("sign-scope token read the rotation status: %d", w.Code)
+	}
+	w = get(t, h, "/api/v1/rotations", "Authorization", "Bearer "+adminToken)
+	var status lifecycle.Status
+	if err := json.Unmarshal(w.Body.Bytes(), &status); w.Code != http.StatusOK || err != nil || len(status.Uses) != 2 {
+		t.Fatalf("rotation status: %d %v %s", w.Code, err, w.Body)
+	}
+	if enc := status.Uses[1]; enc.Use != keys.UseEncryption || !enc.Configured || len(enc.Keys) != 2 ||
+		enc.Keys[0].RecordID != oldEnc || enc.Keys[0].State != lifecycle.StateRetired || enc.Keys[1].RecordID != newEnc || !enc.Keys[1].Selected {
+		t.Fatalf("encryption status after rotating now: %+v", enc)
+	}
+	if strings.Contains(w.Body.String(), "password") {
+		t.Fatal("the rotation status mentions a password")
+	}
 	if w := postJSON(t, h, "/api/v1/rotations", adminToken, `{"use":"signing"}`); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "not configured") {
 		t.Fatalf("rotating an unconfigured use: %d %s", w.Code, w.Body)
 	}

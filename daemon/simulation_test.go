@@ -104,7 +104,7 @@ func TestTwoYearsOfRotation(t *testing.T) {
 
 		// Exactly the keys the state machine says, current first.
 		for use, published := range map[keys.Use][][]byte{keys.UseSigning: signing, keys.UseEncryption: encryption} {
-			view, err := rotationKeys(ctx, st, use)
+			view, err := lifecycle.Keys(ctx, st, use)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/lifecycle"
 	"github.com/samlkeyd/samlkeyd/metadata"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
@@ -19,13 +20,11 @@ import (
 // Store is what a snapshot is built from. *store.Store satisfies it; it MUST
 // be safe for concurrent use.
 type Store interface {
+	lifecycle.Store // properties, records, rotation state, metadata fetches, the lock
 	Records(ctx context.Context) ([]*store.Record, error)
-	Property(ctx context.Context, name string) (value string, ok bool, err error)
 	ChangeCounter(ctx context.Context) (int64, error)
 	mtls.CheckResultStore
-	mtls.Locker
 	ClaimAlert(ctx context.Context, key string, at time.Time) (first bool, err error)
-	Rotations(ctx context.Context, use string) ([]store.Rotation, error)
 	RecordMetadataFetch(ctx context.Context, idp string, at time.Time, fingerprints []string) error
 }
 

@@ -9,12 +9,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"strings"
 	"time"
+
+	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // GenerateOptions describe a key pair and its self-signed certificate, as
@@ -135,6 +138,68 @@ func SelfSign(key crypto.Signer, o GenerateOptions) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("generate key pair %q: %w", o.Alias, err)
 	}
 	return cert, nil
+}
+
+// KeystoreOptions describe a fresh one-entry keystore: the key pair and its
+// self-signed certificate (GenerateOptions, whose Rand also draws a random
+// password), the file format and the passwords.
+type KeystoreOptions struct {
+	GenerateOptions
+	Format        Format       // FormatJKS or FormatPKCS12
+	StorePassword secret.Value // empty: a random one (RandomPassword)
+	KeyPassword   secret.Value // empty: the store password
+}
+
+// GeneratedKeystore is a keystore GenerateKeystore made: its entry, the
+// file's bytes and the passwords that open it.
+type GeneratedKeystore struct {
+	Entry         *Entry
+	Data          []byte
+	StorePassword secret.Value
+	KeyPassword   secret.Value
+}
+
+// GenerateKeystore makes a key pair with Generate and marshals it as the
+// only entry of a keystore in o.Format. All randomness (key, serial,
+// signature, password) comes from o.Rand, nil meaning crypto/rand.
+func GenerateKeystore(o KeystoreOptions) (*GeneratedKeystore, error) {
+	if o.Format != FormatJKS && o.Format != FormatPKCS12 {
+		return nil, fmt.Errorf("generate keystore %q: format %q cannot be written, use jks or pkcs12: %w", o.Alias, o.Format, ErrUnsupportedFormat)
+	}
+	e, err := Generate(o.GenerateOptions)
+	if err != nil {
+		return nil, err
+	}
+	storePass, keyPass := o.StorePassword, o.KeyPassword
+	if storePass.Empty() {
+		if storePass, err = RandomPassword(o.Rand); err != nil {
+			return nil, fmt.Errorf("generate keystore %q: %w", o.Alias, err)
+		}
+	}
+	if keyPass.Empty() {
+		keyPass = storePass
+	}
+	data, err := (&Keystore{Format: o.Format, Entries: []*Entry{e}}).Marshal(storePass, keyPass)
+	if err != nil {
+		return nil, fmt.Errorf("generate keystore %q: %w", o.Alias, err)
+	}
+	return &GeneratedKeystore{Entry: e, Data: data, StorePassword: storePass, KeyPassword: keyPass}, nil
+}
+
+// RandomPassword returns 24 bytes from r (nil: crypto/rand) as URL-safe
+// base64: 32 characters, 192 bits.
+func RandomPassword(r io.Reader) (secret.Value, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	b := make([]byte, 24)
+	defer clear(b)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return secret.Value{}, fmt.Errorf("random password: %w", err)
+	}
+	enc := []byte(base64.RawURLEncoding.EncodeToString(b))
+	defer clear(enc)
+	return secret.New(enc), nil
 }
 
 // randomSerial returns a positive 63-bit serial number, as keytool uses.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func ExampleDue() {
@@ -19,4 +20,16 @@ func ExampleDue() {
 	// Output:
 	// generate_next
 	// promote
+}
+
+func ExampleCaughtUp() {
+	published := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	fetches := []store.MetadataFetch{
+		{IdP: "corp", At: published.Add(time.Hour), Fingerprints: []string{"aa", "nn"}},
+		{IdP: "partner", At: published.Add(-time.Hour), Fingerprints: []string{"aa"}},
+	}
+	ok, behind := lifecycle.CaughtUp(fetches, "nn", published)
+	fmt.Println(ok, behind)
+	// Output:
+	// false [partner]
 }

@@ -1,8 +1,12 @@
-// Package lifecycle owns the decisions of key rotation and expiry: the
-// states a rotated key goes through (next, active, retired, inactive), which
-// single step a rollover needs now, which keys metadata must publish, and
-// which expiry threshold a certificate has crossed. It is pure: time is an
-// argument, and it neither touches the store nor sends alerts.
+// Package lifecycle owns key rotation and expiry: the states a rotated key
+// goes through (next, active, retired, inactive), which single step a
+// rollover needs now, which keys metadata must publish, when the IdPs have
+// caught up with a next key, which expiry threshold a certificate has
+// crossed, and the rollover procedure itself (Rotate) with its report
+// (ReadStatus). The decisions are pure functions of their arguments (time
+// included); Rotate and ReadStatus reach the store only through the small
+// interfaces in store.go. Lifecycle never sends alerts: it returns errors
+// and the daemon decides what is worth an alert.
 package lifecycle
 
 import (
@@ -12,7 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
 )
 
 // Policy says how one use's key (signing or encryption) is rolled over.
@@ -24,6 +31,8 @@ type Policy struct {
 	PublishFor   time.Duration // publish the next key this long before promoting it
 	RetireAfter  time.Duration // keep a retired key published / decrypting this long
 	MaxWait      time.Duration // after PublishFor, promote even if some IdP has not fetched metadata again
+	Schedule     string        // when the daemon runs the rollover (a cron spec the config validated)
+	Every        cron.Schedule // Schedule as the config parsed it; nil for a config built in code and not validated
 }
 
 // Defaults of a Policy the config leaves open.
@@ -40,7 +49,8 @@ func PolicyFrom(c *config.RotationPolicy) (Policy, error) {
 		return Policy{}, errors.New("rotation policy: none configured")
 	}
 	p := Policy{KeyAlg: strings.ToUpper(c.KeyAlg), KeySize: c.KeySize, Validity: c.Validity,
-		RotateBefore: c.RotateBefore, PublishFor: c.PublishFor, RetireAfter: c.RetireAfter, MaxWait: c.MaxWait}
+		RotateBefore: c.RotateBefore, PublishFor: c.PublishFor, RetireAfter: c.RetireAfter, MaxWait: c.MaxWait,
+		Schedule: c.Schedule, Every: c.ParsedSchedule}
 	if p.KeyAlg == "" {
 		p.KeyAlg = "RSA"
 	}
@@ -68,6 +78,28 @@ func PolicyFrom(c *config.RotationPolicy) (Policy, error) {
 		return Policy{}, fmt.Errorf("rotation policy: rotate_before (%s) must be shorter than validity (%s)", p.RotateBefore, p.Validity)
 	}
 	return p, nil
+}
+
+// PolicyOf returns the rotation policy the config sets for use, derived by
+// PolicyFrom: ok is false when the config rotates no key of that use. It is
+// the one place the daemon, its snapshot and the CLI get a policy from.
+func PolicyOf(cfg *config.Config, use keys.Use) (p Policy, ok bool, err error) {
+	var c *config.RotationPolicy
+	switch use {
+	case keys.UseSigning:
+		c = cfg.Rotation.Signing
+	case keys.UseEncryption:
+		c = cfg.Rotation.Encryption
+	default:
+		return Policy{}, false, fmt.Errorf("rotation: use %q: want signing or encryption", use)
+	}
+	if c == nil {
+		return Policy{}, false, nil
+	}
+	if p, err = PolicyFrom(c); err != nil {
+		return Policy{}, true, fmt.Errorf("rotation.%s: %w", use, err)
+	}
+	return p, true, nil
 }
 
 // State is where a rotated key stands.

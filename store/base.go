@@ -3,12 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"fmt"
-	"io"
 
 	"github.com/samlkeyd/samlkeyd/keys"
-	"github.com/samlkeyd/samlkeyd/secret"
 )
 
 // The ids of the base system keystores. The first two are the base system
@@ -139,34 +136,35 @@ func (s *Store) missingBaseKeystores(ctx context.Context) ([]BaseKeystore, error
 	return missing, nil
 }
 
-// newBaseRecord generates the key material of one base keystore.
+// newBaseRecord generates the key material of one base keystore, under a
+// random store password and a different random key password.
 func (s *Store) newBaseRecord(b BaseKeystore) (*Record, error) {
-	e, err := keys.Generate(keys.GenerateOptions{
-		Alias:        BaseAlias,
-		KeyAlg:       "RSA",
-		KeySize:      2048,
-		ValidityDays: baseValidityDays,
-		DName:        "CN=" + b.Name + ",O=samlkeyd",
-		Rand:         s.rand,
-		Now:          s.now,
+	storePass, err := keys.RandomPassword(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	keyPass, err := keys.RandomPassword(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	g, err := keys.GenerateKeystore(keys.KeystoreOptions{
+		GenerateOptions: keys.GenerateOptions{
+			Alias:        BaseAlias,
+			KeyAlg:       "RSA",
+			KeySize:      2048,
+			ValidityDays: baseValidityDays,
+			DName:        "CN=" + b.Name + ",O=samlkeyd",
+			Rand:         s.rand,
+			Now:          s.now,
+		},
+		Format:        keys.FormatJKS,
+		StorePassword: storePass,
+		KeyPassword:   keyPass,
 	})
 	if err != nil {
 		return nil, err
 	}
-	storePass, err := randomPassword(s.rand)
-	if err != nil {
-		return nil, err
-	}
-	keyPass, err := randomPassword(s.rand)
-	if err != nil {
-		return nil, err
-	}
-	ks := &keys.Keystore{Format: keys.FormatJKS, Entries: []*keys.Entry{e}}
-	data, err := ks.Marshal(storePass, keyPass)
-	if err != nil {
-		return nil, err
-	}
-	f, err := inspect(TypeJavaKeyStore, data, BaseAlias, storePass, keyPass)
+	f, err := inspect(TypeJavaKeyStore, g.Data, BaseAlias, storePass, keyPass)
 	if err != nil {
 		return nil, fmt.Errorf("check generated keystore: %w", err)
 	}
@@ -174,19 +172,6 @@ func (s *Store) newBaseRecord(b BaseKeystore) (*Record, error) {
 	return &Record{
 		ID: b.ID, Name: b.Name, Type: TypeJavaKeyStore, Format: f.format, Active: b.Active,
 		Alias: f.alias, NotAfter: f.notAfter, FingerprintSHA256: f.fingerprint,
-		Created: now, Updated: now, Data: data, StorePassword: storePass, KeyPassword: keyPass,
+		Created: now, Updated: now, Data: g.Data, StorePassword: storePass, KeyPassword: keyPass,
 	}, nil
-}
-
-// randomPassword returns 24 random bytes as URL-safe base64.
-func randomPassword(r io.Reader) (secret.Value, error) {
-	b := make([]byte, 24)
-	defer clear(b)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return secret.Value{}, fmt.Errorf("random password: %w", err)
-	}
-	enc := []byte(base64.RawURLEncoding.EncodeToString(b))
-	v := secret.New(enc)
-	clear(enc)
-	return v, nil
 }

@@ -54,24 +54,23 @@ property at it (or let an IdP-visible rollover do it: publish, then promote).`,
 			case *ecdsa.PublicKey:
 				alg, size = "EC", k.Curve.Params().BitSize
 			}
-			e, err := keys.Generate(keys.GenerateOptions{Alias: old.Alias, KeyAlg: alg, KeySize: size,
-				ValidityDays: validity, DName: old.Leaf().Subject.String()})
-			if err != nil {
-				return err
-			}
 			pw, err := storePass.value(a, "Password of the new keystore")
 			if err != nil {
 				return err
 			}
 			defer pw.Zero()
-			data, err := (&keys.Keystore{Format: rec.Format, Entries: []*keys.Entry{e}}).Marshal(pw, pw)
+			g, err := keys.GenerateKeystore(keys.KeystoreOptions{
+				GenerateOptions: keys.GenerateOptions{Alias: old.Alias, KeyAlg: alg, KeySize: size,
+					ValidityDays: validity, DName: old.Leaf().Subject.String()},
+				Format: rec.Format, StorePassword: pw,
+			})
 			if err != nil {
 				return err
 			}
-			if err := keys.CreateFile(out, data); err != nil {
+			if err := keys.CreateFile(out, g.Data); err != nil {
 				return fmt.Errorf("%w (a renewal never overwrites a keystore)", err)
 			}
-			csr, err := keys.CSR(e, nil)
+			csr, err := keys.CSR(g.Entry, nil)
 			if err != nil {
 				return err
 			}

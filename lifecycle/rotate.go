@@ -1,0 +1,238 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/store"
+)
+
+// The audit actor of the steps Rotate takes, and the alias of the keys it
+// generates (the base keystores' alias).
+const (
+	actor        = "rotation"
+	rotatedAlias = "saml2sp"
+)
+
+// ErrLocked is returned (wrapped) by Rotate when another replica holds the
+// use's rotation lock: the run is that replica's this time.
+var ErrLocked = errors.New("another replica is rotating it now")
+
+// LockName is the lock a use's rollover runs under, whoever runs it (the
+// daemon's schedule, its API, the CLI).
+func LockName(use keys.Use) string { return "rotation:" + string(use) }
+
+// Options tune one rotation run. Nil fields take the defaults noted.
+type Options struct {
+	Force  bool             // --now: publish and promote a new key at once, without waiting for publish_for
+	Now    func() time.Time // nil = time.Now
+	Rand   io.Reader        // the generated key, its serial and password, the record id; nil = crypto/rand
+	Logger *slog.Logger     // nil = discard
+}
+
+// Rotate runs the rollover of one use, under the use's lock (LockName),
+// until nothing more is due now: it publishes a next key when the active
+// one nears expiry, promotes the next key once it has been published for
+// publish_for and the IdPs have caught up (CaughtUp), or after publish_for
+// plus max_wait regardless, and deactivates retired keys after
+// retire_after. Each step is one store transaction, so a run killed between
+// steps leaves a state the next run continues from. It returns the steps
+// taken, also when a later step failed.
+func Rotate(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o Options) ([]Step, error) {
+	p, ok, err := PolicyOf(cfg, use)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("rotation of the %s key is not configured (rotation.%s in the config)", use, use)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &rotation{st: st, use: use, p: p, host: hostOf(cfg.SP.EntityID), o: o}
+	var steps []Step
+	ran, err := st.WithLock(ctx, LockName(use), func(ctx context.Context) error {
+		var err error
+		steps, err = r.run(ctx)
+		return err
+	})
+	if err == nil && !ran {
+		err = fmt.Errorf("rotate %s key: %w", use, ErrLocked)
+	}
+	return steps, err
+}
+
+// hostOf names generated certificates after the SP: the entity id's host.
+func hostOf(entityID string) string {
+	if u, err := url.Parse(entityID); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "samlkeyd"
+}
+
+// rotation is one Rotate run.
+type rotation struct {
+	st   Store
+	use  keys.Use
+	p    Policy
+	host string
+	o    Options
+}
+
+func (r *rotation) run(ctx context.Context) ([]Step, error) {
+	var steps []Step
+	promotedByForce := false
+	for range 4 { // generate, promote, deactivate: a run never needs more
+		stored, err := readKeys(ctx, r.st, r.use)
+		if err != nil {
+			return steps, err
+		}
+		ks := view(stored)
+		caughtUp, err := r.caughtUp(ctx, stored)
+		if err != nil {
+			return steps, err
+		}
+		step := Due(ks, r.o.Now(), r.p, caughtUp)
+		if r.o.Force && step.Kind == StepNone && !promotedByForce {
+			step = forced(ks)
+			promotedByForce = step.Kind == StepPromote
+		}
+		if step.Kind == StepNone {
+			return steps, nil
+		}
+		if err := r.apply(ctx, stored, step); err != nil {
+			return steps, fmt.Errorf("rotate %s key: %s: %w", r.use, step.Kind, err)
+		}
+		r.o.Logger.Info("rotation step", "use", r.use, "step", step.Kind, "key", step.KeyID, "reason", step.Reason)
+		steps = append(steps, step)
+	}
+	return steps, nil
+}
+
+// caughtUp applies CaughtUp to the use's next key, if it has one.
+func (r *rotation) caughtUp(ctx context.Context, stored []storedKey) (bool, error) {
+	for _, k := range stored {
+		if k.key().State != StateNext {
+			continue
+		}
+		fetches, err := r.st.MetadataFetches(ctx)
+		if err != nil {
+			return false, err
+		}
+		ok, behind := CaughtUp(fetches, k.rec.FingerprintSHA256, k.row.PublishedAt)
+		if !ok {
+			r.o.Logger.Info("next key waits for IdPs to fetch metadata", "use", r.use, "key", k.row.RecordID, "idps", behind)
+		}
+		return ok, nil
+	}
+	return true, nil
+}
+
+// forced is the step --now takes when nothing is due: publish a next key,
+// or promote the one published.
+func forced(ks []Key) Step {
+	if n := find(ks, StateNext); n != nil {
+		return Step{Kind: StepPromote, KeyID: n.ID, Reason: "forced (--now)"}
+	}
+	return Step{Kind: StepGenerateNext, Reason: "forced (--now)"}
+}
+
+func (r *rotation) apply(ctx context.Context, stored []storedKey, step Step) error {
+	switch step.Kind {
+	case StepGenerateNext:
+		if err := checkSelfSigned(stored, r.use); err != nil {
+			return err
+		}
+		rec, err := r.generateNext()
+		if err != nil {
+			return err
+		}
+		_, err = r.st.PublishNext(ctx, actor, string(r.use), rec)
+		return err
+	case StepPromote:
+		return r.st.Promote(ctx, actor, string(r.use), step.KeyID)
+	case StepDeactivate:
+		return r.st.Deactivate(ctx, actor, step.KeyID)
+	}
+	return nil
+}
+
+// checkSelfSigned refuses to replace a CA-signed keystore: samlkeyd can
+// only rotate keys it can certify itself.
+func checkSelfSigned(stored []storedKey, use keys.Use) error {
+	var rec *store.Record
+	for _, k := range stored {
+		if k.selected {
+			rec = k.rec
+		}
+	}
+	if rec == nil {
+		return nil // nothing selected: nothing to replace
+	}
+	ks, err := keys.ParseChains(rec.Data, rec.StorePassword)
+	if err != nil {
+		return fmt.Errorf("open certificate record %s: %w", rec.ID, err)
+	}
+	var leaf *x509.Certificate
+	for _, e := range ks.Entries {
+		if e.IsPrivateKey() || e.Sealed {
+			leaf = e.Leaf()
+		}
+	}
+	selfSigned := leaf != nil && bytes.Equal(leaf.RawIssuer, leaf.RawSubject) &&
+		leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil
+	if !selfSigned {
+		prop, _ := store.UseProperty(string(use))
+		return fmt.Errorf("certificate record %s (%q) is CA-signed: samlkeyd cannot rotate it by itself; start a renewal with samlkeyd cert renew %s, have your CA sign the CSR, and set %s", rec.ID, rec.Name, rec.ID, prop)
+	}
+	return nil
+}
+
+// generateNext makes the next key of the use: a fresh self-signed key pair
+// in a PKCS#12 keystore under a random password, all drawn from the run's
+// Rand.
+func (r *rotation) generateNext() (store.NewRecord, error) {
+	now := r.o.Now()
+	g, err := keys.GenerateKeystore(keys.KeystoreOptions{
+		GenerateOptions: keys.GenerateOptions{
+			Alias: rotatedAlias, KeyAlg: r.p.KeyAlg, KeySize: r.p.KeySize,
+			ValidityDays: int(r.p.Validity / (24 * time.Hour)),
+			DName:        fmt.Sprintf("CN=%s SAML %s %s,O=samlkeyd", r.host, r.use, now.UTC().Format("2006-01-02")),
+			Rand:         r.o.Rand,
+			Now:          func() time.Time { return now },
+		},
+		Format: keys.FormatPKCS12,
+	})
+	if err != nil {
+		return store.NewRecord{}, err
+	}
+	raw := make([]byte, 16)
+	if _, err := io.ReadFull(r.o.Rand, raw); err != nil {
+		return store.NewRecord{}, fmt.Errorf("record id: %w", err)
+	}
+	id := hex.EncodeToString(raw)
+	// Record names are unique: the id's first digits tell apart keys made
+	// in the same second.
+	return store.NewRecord{
+		ID:   id,
+		Name: fmt.Sprintf("samlkeyd %s key %s %s", r.use, now.UTC().Format("2006-01-02T15:04:05Z"), id[:8]),
+		Type: store.TypePKCS12, Data: g.Data, Alias: rotatedAlias, StorePassword: g.StorePassword, KeyPassword: g.KeyPassword,
+	}, nil
+}
