@@ -72,6 +72,19 @@ func (o Options) Location() string {
 	return loc
 }
 
+// MasterKeyPath is the file the master key is read from (and, for a new
+// SQLite store, written to): MasterKeyFile, else <DataDir>/master.key; ""
+// when MasterKey is given.
+func (o Options) MasterKeyPath() string {
+	switch {
+	case !o.MasterKey.Empty():
+		return ""
+	case o.MasterKeyFile != "":
+		return o.MasterKeyFile
+	}
+	return filepath.Join(o.dataDir(), masterKeyFile)
+}
+
 // where names the store as ErrNoStore does: the data directory as given,
 // or the PostgreSQL location.
 func (o Options) where() string {

@@ -171,14 +171,16 @@ func (s *Store) open(ctx context.Context, o Options) error {
 			return err
 		}
 	}
+	// The master key before the schema: a PostgreSQL store opened without
+	// the replicas' key is refused before anything is written to it.
+	if s.master, err = loadMasterKey(o, s.rand); err != nil {
+		return err
+	}
 	if err := step(func(ctx context.Context) error {
 		applied, err := migrate(ctx, s.db, s.d, s.now(), latest(), s.log)
 		s.created = len(applied) > 0 && applied[0].Version == 1
 		return err
 	}); err != nil {
-		return err
-	}
-	if s.master, err = loadMasterKey(o, s.rand); err != nil {
 		return err
 	}
 	if err := step(s.checkMasterKey); err != nil {

@@ -52,6 +52,7 @@ func (a *app) root() *cobra.Command {
 	pf.String("log-level", "info", "log level: debug, info, warn, error (overrides log_level and SAMLKEYD_LOG_LEVEL)")
 
 	root.AddCommand(
+		a.initCmd(),
 		a.serveCmd(),
 		a.keystoreCmd(),
 		a.certCmd(),
@@ -65,6 +66,7 @@ func (a *app) root() *cobra.Command {
 		a.checkCmd(),
 		a.expiryCmd(),
 		a.rotateCmd(),
+		a.tokenCmd(),
 	)
 	return root
 }

@@ -45,7 +45,11 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 		return err
 	}
 	log := a.logger(cfg)
-	st, err := a.openStoreFor(ctx, cfg)
+	// serve alone (with init) creates a missing store, so that
+	// `samlkeyd serve` with no config works; openWith logs that it did.
+	o := a.storeOptionsFor(cfg)
+	o.MustExist = false
+	st, err := a.openWith(ctx, o)
 	if err != nil {
 		return err
 	}

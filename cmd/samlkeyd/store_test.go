@@ -39,6 +39,15 @@ func storeCLI(t *testing.T, dir string, args ...string) (string, error) {
 	return out, err
 }
 
+// newStore returns a data directory with a store made by samlkeyd init, as
+// every command but init, serve and migrate needs one.
+func newStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	mustCLI(t, "--data", dir, "--log-level", "error", "init")
+	return dir
+}
+
 // jsonKeys returns the sorted keys of a JSON object.
 func jsonKeys(t *testing.T, raw json.RawMessage) []string {
 	t.Helper()
@@ -62,6 +71,9 @@ func TestCertPropertyAuditCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SAMLKEYD_KEYPASS", storeFixtureKey)
+	if _, err := storeCLI(t, dir, "init"); err != nil {
+		t.Fatal(err)
+	}
 
 	id, err := storeCLI(t, dir, "cert", "add", "--name", "Partner mTLS", "--type", "java_key_store",
 		"--file", filepath.Join(fixtures, "sp.jks"), "--storepass-file", pwFile, "--keypass-env", "SAMLKEYD_KEYPASS")
@@ -233,12 +245,20 @@ func TestStoreCLIOnPostgreSQL(t *testing.T) {
 	u.RawQuery = q.Encode()
 	dbURL := u.String()
 
+	// No schema: every command but init refuses, naming the database.
+	if _, err := cli(t, "--database-url", dbURL, "cert", "list"); !errors.Is(err, store.ErrNoStore) ||
+		!strings.Contains(err.Error(), "database samlkeyd_test schema "+schema) || !strings.Contains(err.Error(), "samlkeyd init --database-url") {
+		t.Fatalf("cert list on an empty PostgreSQL schema = %v, want no store there and a hint at init", err)
+	}
 	// No master key: refused, since replicas must share one.
-	if _, err := cli(t, "--database-url", dbURL, "cert", "list"); err == nil || !strings.Contains(err.Error(), "SAMLKEYD_MASTER_KEY") {
-		t.Fatalf("cert list on PostgreSQL without a master key = %v, want a hint at SAMLKEYD_MASTER_KEY", err)
+	if _, err := cli(t, "--database-url", dbURL, "init"); err == nil || !strings.Contains(err.Error(), "SAMLKEYD_MASTER_KEY") {
+		t.Fatalf("init on PostgreSQL without a master key = %v, want a hint at SAMLKEYD_MASTER_KEY", err)
 	}
 	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("5a", 32))
 	t.Setenv("SAMLKEYD_DATABASE_URL", dbURL) // the environment names the store
+	if out, err := cli(t, "--log-level", "error", "init"); err != nil || !strings.Contains(out, "SAMLKEYD_MASTER_KEY") {
+		t.Fatalf("init on PostgreSQL = %q, %v", out, err)
+	}
 	out, err := cli(t, "--log-level", "error", "cert", "list", "--json")
 	if err != nil {
 		t.Fatal(err)
