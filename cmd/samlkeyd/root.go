@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/internal/buildinfo"
 )
 
 // app carries what every command shares: the streams and the global flags.
@@ -36,6 +37,9 @@ func (a *app) root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints what `samlkeyd version` does.
+	root.Version = buildinfo.Read().Short()
+	root.SetVersionTemplate(buildinfo.Read().String())
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -67,6 +71,7 @@ func (a *app) root() *cobra.Command {
 		a.expiryCmd(),
 		a.rotateCmd(),
 		a.tokenCmd(),
+		a.versionCmd(),
 	)
 	return root
 }
