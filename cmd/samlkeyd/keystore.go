@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -565,15 +563,7 @@ func entryType(e *keys.Entry) string {
 }
 
 // keyDesc describes a certificate's public key: "2048-bit RSA key".
-func keyDesc(c *x509.Certificate) string {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("%d-bit RSA key", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return fmt.Sprintf("%d-bit EC (%s) key", k.Curve.Params().BitSize, k.Curve.Params().Name)
-	}
-	return c.PublicKeyAlgorithm.String() + " key"
-}
+func keyDesc(c *x509.Certificate) string { return keys.KeyDescription(c.PublicKey) }
 
 // colonHex formats lowercase hex as keytool does: "AB:CD:…".
 func colonHex(h string) string {
