@@ -32,7 +32,8 @@ const (
 type jksHeader struct {
 	aliases []string
 	private []bool
-	body    int // bytes before the digest
+	created []time.Time // each entry's creation time, as keytool -list shows it
+	body    int         // bytes before the digest
 }
 
 // scanJKS walks a JKS file's structure checking every count and length
@@ -58,7 +59,8 @@ func scanJKS(data []byte) (*jksHeader, error) {
 	for i := uint32(0); i < count && r.err == nil; i++ {
 		tag := r.u32()
 		alias := r.str()
-		r.skip(8) // creation time
+		ms := int64(r.u32())<<32 | int64(r.u32()) // creation time, milliseconds since 1970
+		h.created = append(h.created, time.UnixMilli(ms).UTC())
 		switch {
 		case r.err != nil:
 		case tag == jksTagPrivateKey:
@@ -221,7 +223,7 @@ func readJKS(data []byte, storePass, keyPass secret.Value, sealed bool) (*Keysto
 	for i, alias := range h.aliases {
 		var e *Entry
 		if sealed && h.private[i] {
-			e, err = jksSealedEntry(ks, alias)
+			e, err = jksSealedEntry(ks, alias, h.created[i])
 		} else {
 			e, err = jksEntry(ks, alias, h.private[i], keyPass)
 		}
@@ -234,12 +236,12 @@ func readJKS(data []byte, storePass, keyPass secret.Value, sealed bool) (*Keysto
 }
 
 // jksSealedEntry returns a private-key entry's chain without its key.
-func jksSealedEntry(ks keystore.KeyStore, alias string) (*Entry, error) {
+func jksSealedEntry(ks keystore.KeyStore, alias string, created time.Time) (*Entry, error) {
 	chain, err := ks.GetPrivateKeyEntryCertificateChain(alias)
 	if err != nil {
 		return nil, fmt.Errorf("JKS alias %q: %w", alias, err)
 	}
-	e := &Entry{Alias: alias, Sealed: true}
+	e := &Entry{Alias: alias, Sealed: true, Created: created}
 	for j, c := range chain {
 		cert, err := x509.ParseCertificate(c.Content)
 		if err != nil {

@@ -7,6 +7,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/samlkeyd/samlkeyd/keys/internal/pkcs12"
 	"github.com/samlkeyd/samlkeyd/secret"
@@ -75,7 +78,7 @@ func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error
 		if alias == "" {
 			alias = fmt.Sprint(i + 1) // what keytool shows for an unnamed key
 		}
-		e := &Entry{Alias: alias, Key: signer, Chain: []*x509.Certificate{certs[leaf].Cert}}
+		e := &Entry{Alias: alias, Key: signer, Chain: []*x509.Certificate{certs[leaf].Cert}, Created: keytoolTime(kb.LocalKeyID)}
 		// Follow issuers through the certificates that are not trusted
 		// entries, as keytool does when it reads an openssl file.
 		for {
@@ -138,6 +141,21 @@ func marshalPKCS12(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error
 		return nil, fmt.Errorf("write PKCS#12: %w", err)
 	}
 	return out, nil
+}
+
+// keytoolTime reads the creation time keytool writes into a key's local
+// key id ("Time 1763800000000", milliseconds since 1970) and shows in
+// keytool -list; zero for any other id (openssl writes a digest).
+func keytoolTime(localKeyID []byte) time.Time {
+	ms, ok := strings.CutPrefix(string(localKeyID), "Time ")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
 }
 
 // publicKeysEqual compares two public keys.

@@ -356,33 +356,29 @@ func (a *app) ksListCmd() *cobra.Command {
 			enc.SetIndent("", "  ")
 			return enc.Encode(list)
 		}
-		printList(a.stdout, ks, verbose)
+		printList(a.stdout, ks, verbose, time.Now())
 		return nil
 	}
 	return cmd
 }
 
-// printList prints entries in keytool -list's layout.
-func printList(w io.Writer, ks *keys.Keystore, verbose bool) {
+// printList prints entries in keytool -list's layout. An entry's date is
+// its creation date; an entry without one (PKCS#12 files not written by
+// keytool, trusted PKCS#12 entries) shows now's date, as keytool shows the
+// date it loaded the file.
+func printList(w io.Writer, ks *keys.Keystore, verbose bool, now time.Time) {
 	fmt.Fprintf(w, "Keystore type: %s\n\n", strings.ToUpper(string(ks.Format)))
 	fmt.Fprintf(w, "Your keystore contains %d %s\n\n", len(ks.Entries), plural(len(ks.Entries), "entry", "entries"))
 	for _, e := range ks.Entries {
-		created := ""
-		if !e.Created.IsZero() { // PKCS#12 and PEM carry no creation date
+		created := now.UTC().Format("Jan 2, 2006")
+		if !e.Created.IsZero() {
 			created = e.Created.UTC().Format("Jan 2, 2006")
 		}
 		if !verbose {
-			head := e.Alias + ", "
-			if created != "" {
-				head += created + ", "
-			}
-			fmt.Fprintf(w, "%s%s,\nCertificate fingerprint (SHA-256): %s\n", head, entryType(e), colonHex(keys.FingerprintSHA256(e.Chain[0])))
+			fmt.Fprintf(w, "%s, %s, %s,\nCertificate fingerprint (SHA-256): %s\n", e.Alias, created, entryType(e), colonHex(keys.FingerprintSHA256(e.Chain[0])))
 			continue
 		}
-		fmt.Fprintf(w, "Alias name: %s\n", e.Alias)
-		if created != "" {
-			fmt.Fprintf(w, "Creation date: %s\n", created)
-		}
+		fmt.Fprintf(w, "Alias name: %s\nCreation date: %s\n", e.Alias, created)
 		fmt.Fprintf(w, "Entry type: %s\n", entryType(e))
 		if entryType(e) == "PrivateKeyEntry" {
 			fmt.Fprintf(w, "Certificate chain length: %d\n", len(e.Chain))
