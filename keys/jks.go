@@ -86,10 +86,10 @@ func scanJKS(data []byte) (*jksHeader, error) {
 		}
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("corrupt JKS: %w", r.err)
+		return nil, damaged("JKS", fmt.Errorf("corrupt JKS: %w", r.err))
 	}
 	if r.left() != jksDigestLen {
-		return nil, fmt.Errorf("corrupt JKS: %d bytes after the entries, want the %d-byte digest", r.left(), jksDigestLen)
+		return nil, damaged("JKS", fmt.Errorf("corrupt JKS: %d bytes after the entries, want the %d-byte digest", r.left(), jksDigestLen))
 	}
 	h.body = r.off
 	return h, nil
@@ -225,7 +225,7 @@ func readJKS(data []byte, storePass, keyPass secret.Value, sealed bool) (*Keysto
 		if sealed && h.private[i] {
 			e, err = jksSealedEntry(ks, alias, h.created[i])
 		} else {
-			e, err = jksEntry(ks, alias, h.private[i], keyPass)
+			e, err = jksEntry(ks, alias, h.private[i], keyPass, keyPass.Equal(storePass))
 		}
 		if err != nil {
 			return nil, err
@@ -255,7 +255,9 @@ func jksSealedEntry(ks keystore.KeyStore, alias string, created time.Time) (*Ent
 	return e, nil
 }
 
-func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.Value) (*Entry, error) {
+// jksEntry reads one entry; keyIsStore says the key password tried is the
+// store password (none was given, or the same), for the error.
+func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.Value, keyIsStore bool) (*Entry, error) {
 	if !private {
 		t, err := ks.GetTrustedCertificateEntry(alias)
 		if err != nil {
@@ -275,7 +277,10 @@ func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.V
 	p, err := ks.GetPrivateKeyEntry(alias, kp)
 	if err != nil {
 		if strings.Contains(err.Error(), "digest") {
-			return nil, fmt.Errorf("JKS alias %q: %w: the key password differs from the store password, give it with --keypass", alias, ErrWrongKeyPassword)
+			if keyIsStore {
+				return nil, fmt.Errorf("JKS alias %q: %w: the key has a password of its own, not the store password: give the key password", alias, ErrWrongKeyPassword)
+			}
+			return nil, fmt.Errorf("JKS alias %q: %w: the key password given does not open this key", alias, ErrWrongKeyPassword)
 		}
 		return nil, fmt.Errorf("JKS alias %q: %w", alias, err)
 	}

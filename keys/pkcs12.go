@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"strconv"
@@ -28,6 +29,8 @@ func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error
 		return nil, fmt.Errorf("PKCS#12 MAC check failed: %w (or the file was altered)", ErrWrongStorePassword)
 	case errors.Is(err, pkcs12.ErrKeyPassword):
 		return nil, fmt.Errorf("PKCS#12: %w: the private key does not decrypt (keytool uses the store password for both)", ErrWrongKeyPassword)
+	case isASN1Error(err):
+		return nil, damaged("PKCS#12", err)
 	case err != nil:
 		return nil, fmt.Errorf("read PKCS#12: %w", err)
 	}
@@ -141,6 +144,14 @@ func marshalPKCS12(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error
 		return nil, fmt.Errorf("write PKCS#12: %w", err)
 	}
 	return out, nil
+}
+
+// isASN1Error reports whether err is a DER decoding error: the file's
+// structure, not a password, is wrong.
+func isASN1Error(err error) bool {
+	var syn asn1.SyntaxError
+	var st asn1.StructuralError
+	return errors.As(err, &syn) || errors.As(err, &st)
 }
 
 // keytoolTime reads the creation time keytool writes into a key's local

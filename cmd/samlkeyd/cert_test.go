@@ -91,3 +91,15 @@ func TestCertExportNewPasswords(t *testing.T) {
 		t.Error("a refused export wrote its file")
 	}
 }
+
+// TestCertAddDamagedFile: a truncated PKCS#12 is refused saying what
+// probably happened and how to fix it, not only "asn1: syntax error".
+func TestCertAddDamagedFile(t *testing.T) {
+	data := newStore(t)
+	_, err := cli(t, "--data", data, "--log-level", "error", "cert", "add", "--name", "x", "--type", "pkcs12",
+		"--file", fixture("truncated.p12"), "--storepass", "storepass1")
+	if err == nil || !strings.Contains(err.Error(), "data truncated") || !strings.Contains(err.Error(), "copied in text mode") ||
+		!strings.Contains(err.Error(), "copy it again in binary mode") || !strings.Contains(err.Error(), "truncated.p12") {
+		t.Errorf("cert add of a truncated PKCS#12 = %v", err)
+	}
+}

@@ -57,14 +57,23 @@ func (f *ksFlags) passwords(a *app) (secret.Value, secret.Value, error) {
 	return sp, kp, err
 }
 
+// loadError is a keystore file that does not load (unreadable, damaged, a
+// wrong password), as opposed to flags that give no password: validate
+// reports it as a problem.
+type loadError struct{ err error }
+
+func (e *loadError) Error() string { return e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
+
 // load opens the keystore with the passwords. PEM and DER files need none,
-// so no password is asked for them.
+// so no password is asked for them. A file that does not open is a
+// *loadError.
 func (f *ksFlags) load(a *app) (*keys.Keystore, secret.Value, secret.Value, error) {
 	if data, err := os.ReadFile(f.path); err == nil {
 		if format, err := keys.Sniff(data); err == nil && (format == keys.FormatPEM || format == keys.FormatDER) {
 			ks, err := keys.Parse(data, secret.Value{}, secret.Value{})
 			if err != nil {
-				return nil, secret.Value{}, secret.Value{}, fmt.Errorf("load keystore %q: %w", f.path, err)
+				return nil, secret.Value{}, secret.Value{}, &loadError{fmt.Errorf("load keystore %q: %w", f.path, err)}
 			}
 			return ks, secret.Value{}, secret.Value{}, nil
 		}
@@ -74,7 +83,13 @@ func (f *ksFlags) load(a *app) (*keys.Keystore, secret.Value, secret.Value, erro
 		return nil, sp, kp, err
 	}
 	ks, err := keys.LoadFile(f.path, sp, kp)
-	return ks, sp, kp, err
+	if errors.Is(err, keys.ErrWrongKeyPassword) && kp.Empty() {
+		err = fmt.Errorf("%w (give it with --keypass-file, --keypass-env or --keypass)", err)
+	}
+	if err != nil {
+		return nil, sp, kp, &loadError{err}
+	}
+	return ks, sp, kp, nil
 }
 
 // loadChains opens the keystore for reading certificates only, as keytool
@@ -400,7 +415,8 @@ func (a *app) ksValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate --keystore F",
 		Short: `Check a keystore; print "Valid key_store" or every problem (exit status 2)`,
-		Long: "Opens the keystore with the passwords and checks: a private-key entry exists, each key matches its\n" +
+		Long: "Opens the keystore with the passwords (a file that does not open, damaged or with a wrong password, is a\n" +
+			"problem) and checks: a private-key entry exists, each key matches its\n" +
 			"certificate, each chain is ordered leaf first and every link verifies up to a self-signed root (in the\n" +
 			"chain or a trusted entry), nothing is expired or not yet valid. RSA keys under 2048 bits and SHA-1\n" +
 			"signatures are warnings. Prints \"Valid key_store\" when valid; otherwise each problem and exit status 2.",
@@ -409,6 +425,11 @@ func (a *app) ksValidateCmd() *cobra.Command {
 	f := addKSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ks, _, _, err := f.load(a)
+		var le *loadError
+		if errors.As(err, &le) {
+			fmt.Fprintln(a.stdout, "problem:", le.err)
+			return &exitError{code: 2, err: fmt.Errorf("keystore %q is not valid: it does not load", f.path)}
+		}
 		if err != nil {
 			return err
 		}
