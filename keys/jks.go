@@ -134,8 +134,6 @@ func (r *jksReader) take(n uint64) []byte {
 	return b
 }
 
-func (r *jksReader) skip(n uint64) { r.take(n) }
-
 func (r *jksReader) u32() uint32 {
 	b := r.take(4)
 	if b == nil {
