@@ -239,18 +239,39 @@ func TestValidate(t *testing.T) {
 
 var noPass = secret.Value{}
 
+func TestDescribeCertificate(t *testing.T) {
+	ca := loadTestCA(t)
+	for _, tt := range []struct {
+		c    *x509.Certificate
+		want string
+	}{
+		{ca.root, ca.root.Subject.String() + ": self-signed, "},
+		{ca.inter, ca.inter.Subject.String() + ": issued by " + ca.root.Subject.String() + ", "},
+	} {
+		got := DescribeCertificate(tt.c)
+		if !strings.HasPrefix(got, tt.want) || !strings.Contains(got, "-bit ") || !strings.Contains(got, tt.c.SignatureAlgorithm.String()) ||
+			!strings.Contains(got, tt.c.NotAfter.UTC().Format(time.RFC3339)) {
+			t.Errorf("DescribeCertificate = %q, want it to start %q and give key, algorithm and dates", got, tt.want)
+		}
+	}
+}
+
 func TestValidateTrustStore(t *testing.T) {
 	ca := loadTestCA(t)
 	key, err := Parse(readFixture(t, "ec-sec1.pem"), noPass, noPass)
 	if err != nil {
 		t.Fatal(err)
 	}
+	forged := *ca.root
+	forged.Signature = append([]byte{}, ca.root.Signature...)
+	forged.Signature[10] ^= 1
 	tests := []struct {
 		name     string
 		ks       *Keystore
 		at       time.Time
 		problems []string
 	}{
+		{"self-signed signature broken", &Keystore{Entries: []*Entry{{Alias: "root", Chain: []*x509.Certificate{&forged}}}}, time.Now(), []string{"self-signed certificate does not verify"}},
 		{"root and intermediate", &Keystore{Entries: []*Entry{{Alias: "root", Chain: []*x509.Certificate{ca.root}}, {Alias: "i", Chain: []*x509.Certificate{ca.inter}}}}, time.Now(), nil},
 		{"expired", &Keystore{Entries: []*Entry{{Alias: "root", Chain: []*x509.Certificate{ca.root}}}}, ca.root.NotAfter.Add(time.Second), []string{"expired on"}},
 		{"holds a private key", key, time.Now(), []string{"holds a private key"}},

@@ -32,7 +32,8 @@ const (
 type jksHeader struct {
 	aliases []string
 	private []bool
-	body    int // bytes before the digest
+	created []time.Time // each entry's creation time, as keytool -list shows it
+	body    int         // bytes before the digest
 }
 
 // scanJKS walks a JKS file's structure checking every count and length
@@ -58,7 +59,8 @@ func scanJKS(data []byte) (*jksHeader, error) {
 	for i := uint32(0); i < count && r.err == nil; i++ {
 		tag := r.u32()
 		alias := r.str()
-		r.skip(8) // creation time
+		ms := int64(r.u32())<<32 | int64(r.u32()) // creation time, milliseconds since 1970
+		h.created = append(h.created, time.UnixMilli(ms).UTC())
 		switch {
 		case r.err != nil:
 		case tag == jksTagPrivateKey:
@@ -84,10 +86,10 @@ func scanJKS(data []byte) (*jksHeader, error) {
 		}
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("corrupt JKS: %w", r.err)
+		return nil, damaged("JKS", fmt.Errorf("corrupt JKS: %w", r.err))
 	}
 	if r.left() != jksDigestLen {
-		return nil, fmt.Errorf("corrupt JKS: %d bytes after the entries, want the %d-byte digest", r.left(), jksDigestLen)
+		return nil, damaged("JKS", fmt.Errorf("corrupt JKS: %d bytes after the entries, want the %d-byte digest", r.left(), jksDigestLen))
 	}
 	h.body = r.off
 	return h, nil
@@ -131,8 +133,6 @@ func (r *jksReader) take(n uint64) []byte {
 	r.off += int(n)
 	return b
 }
-
-func (r *jksReader) skip(n uint64) { r.take(n) }
 
 func (r *jksReader) u32() uint32 {
 	b := r.take(4)
@@ -221,9 +221,9 @@ func readJKS(data []byte, storePass, keyPass secret.Value, sealed bool) (*Keysto
 	for i, alias := range h.aliases {
 		var e *Entry
 		if sealed && h.private[i] {
-			e, err = jksSealedEntry(ks, alias)
+			e, err = jksSealedEntry(ks, alias, h.created[i])
 		} else {
-			e, err = jksEntry(ks, alias, h.private[i], keyPass)
+			e, err = jksEntry(ks, alias, h.private[i], keyPass, keyPass.Equal(storePass))
 		}
 		if err != nil {
 			return nil, err
@@ -234,12 +234,12 @@ func readJKS(data []byte, storePass, keyPass secret.Value, sealed bool) (*Keysto
 }
 
 // jksSealedEntry returns a private-key entry's chain without its key.
-func jksSealedEntry(ks keystore.KeyStore, alias string) (*Entry, error) {
+func jksSealedEntry(ks keystore.KeyStore, alias string, created time.Time) (*Entry, error) {
 	chain, err := ks.GetPrivateKeyEntryCertificateChain(alias)
 	if err != nil {
 		return nil, fmt.Errorf("JKS alias %q: %w", alias, err)
 	}
-	e := &Entry{Alias: alias, Sealed: true}
+	e := &Entry{Alias: alias, Sealed: true, Created: created}
 	for j, c := range chain {
 		cert, err := x509.ParseCertificate(c.Content)
 		if err != nil {
@@ -253,7 +253,9 @@ func jksSealedEntry(ks keystore.KeyStore, alias string) (*Entry, error) {
 	return e, nil
 }
 
-func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.Value) (*Entry, error) {
+// jksEntry reads one entry; keyIsStore says the key password tried is the
+// store password (none was given, or the same), for the error.
+func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.Value, keyIsStore bool) (*Entry, error) {
 	if !private {
 		t, err := ks.GetTrustedCertificateEntry(alias)
 		if err != nil {
@@ -273,7 +275,10 @@ func jksEntry(ks keystore.KeyStore, alias string, private bool, keyPass secret.V
 	p, err := ks.GetPrivateKeyEntry(alias, kp)
 	if err != nil {
 		if strings.Contains(err.Error(), "digest") {
-			return nil, fmt.Errorf("JKS alias %q: %w: the key password differs from the store password, give it with --keypass", alias, ErrWrongKeyPassword)
+			if keyIsStore {
+				return nil, fmt.Errorf("JKS alias %q: %w: the key has a password of its own, not the store password: give the key password", alias, ErrWrongKeyPassword)
+			}
+			return nil, fmt.Errorf("JKS alias %q: %w: the key password given does not open this key", alias, ErrWrongKeyPassword)
 		}
 		return nil, fmt.Errorf("JKS alias %q: %w", alias, err)
 	}

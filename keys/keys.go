@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -32,7 +33,18 @@ var (
 	ErrAliasExists        = errors.New("alias already exists")
 	ErrReplyKeyMismatch   = errors.New("certificate reply does not match the alias's key")
 	ErrReplyNoChain       = errors.New("certificate reply does not chain to certificates in the keystore")
+	// ErrDamaged is a keystore file whose structure is cut short or
+	// altered: most often an incomplete copy or one made in text mode.
+	ErrDamaged = errors.New("the file is truncated or damaged")
 )
+
+// damaged wraps err, a structural decoding error of a format's file, with
+// ErrDamaged, the likely causes and the fix.
+func damaged(format string, err error) error {
+	return fmt.Errorf("read %s: %w (%v): it was likely cut short, or copied in text mode (FTP ASCII, a paste, "+
+		"CRLF line endings); copy it again in binary mode (scp, sftp, base64) and compare its size and SHA-256 with the original",
+		format, ErrDamaged, err)
+}
 
 // Entry is one keystore entry: a private-key entry (Key set, Chain leaf
 // first) or a trusted-certificate entry (Key nil, Chain holds one

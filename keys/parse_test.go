@@ -117,8 +117,11 @@ func TestParseErrors(t *testing.T) {
 		text      string // substring of the error
 	}{
 		{"JKS wrong store password", "keytool.jks", "Wr0ng-pw", testKeyPass, ErrWrongStorePassword, "store password"},
-		{"JKS wrong key password", "keytool.jks", testStorePass, "Wr0ng-pw", ErrWrongKeyPassword, `alias "saml2sp"`},
-		{"JKS key password not given", "keytool.jks", testStorePass, "", ErrWrongKeyPassword, "--keypass"},
+		{"JKS wrong key password", "keytool.jks", testStorePass, "Wr0ng-pw", ErrWrongKeyPassword, `alias "saml2sp": wrong key password: the key password given does not open this key`},
+		{"JKS key password not given", "keytool.jks", testStorePass, "", ErrWrongKeyPassword, "not the store password: give the key password"},
+		{"PKCS#12 truncated", "truncated.p12", testStorePass, "", ErrDamaged, "data truncated): it was likely cut short, or copied in text mode"},
+		{"PKCS#12 copied in text mode", "textmode.p12", testStorePass, "", ErrDamaged, "copy it again in binary mode"},
+		{"JKS truncated", "truncated.jks", testStorePass, "", ErrDamaged, "truncated at byte"},
 		{"PKCS#12 wrong store password", "keytool-default.jks", "Wr0ng-pw", "", ErrWrongStorePassword, "MAC"},
 		{"PKCS#12 wrong key password", "keytool-default.jks", testStorePass, "Wr0ng-pw", ErrWrongKeyPassword, "private key"},
 		{"openssl PKCS#12 wrong password", "openssl.p12", "Wr0ng-pw", "", ErrWrongStorePassword, ""},

@@ -5,8 +5,12 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/samlkeyd/samlkeyd/keys/internal/pkcs12"
 	"github.com/samlkeyd/samlkeyd/secret"
@@ -25,6 +29,8 @@ func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error
 		return nil, fmt.Errorf("PKCS#12 MAC check failed: %w (or the file was altered)", ErrWrongStorePassword)
 	case errors.Is(err, pkcs12.ErrKeyPassword):
 		return nil, fmt.Errorf("PKCS#12: %w: the private key does not decrypt (keytool uses the store password for both)", ErrWrongKeyPassword)
+	case isASN1Error(err):
+		return nil, damaged("PKCS#12", err)
 	case err != nil:
 		return nil, fmt.Errorf("read PKCS#12: %w", err)
 	}
@@ -75,7 +81,7 @@ func parsePKCS12(data []byte, storePass, keyPass secret.Value) (*Keystore, error
 		if alias == "" {
 			alias = fmt.Sprint(i + 1) // what keytool shows for an unnamed key
 		}
-		e := &Entry{Alias: alias, Key: signer, Chain: []*x509.Certificate{certs[leaf].Cert}}
+		e := &Entry{Alias: alias, Key: signer, Chain: []*x509.Certificate{certs[leaf].Cert}, Created: keytoolTime(kb.LocalKeyID)}
 		// Follow issuers through the certificates that are not trusted
 		// entries, as keytool does when it reads an openssl file.
 		for {
@@ -138,6 +144,29 @@ func marshalPKCS12(ks *Keystore, storePass, keyPass secret.Value) ([]byte, error
 		return nil, fmt.Errorf("write PKCS#12: %w", err)
 	}
 	return out, nil
+}
+
+// isASN1Error reports whether err is a DER decoding error: the file's
+// structure, not a password, is wrong.
+func isASN1Error(err error) bool {
+	var syn asn1.SyntaxError
+	var st asn1.StructuralError
+	return errors.As(err, &syn) || errors.As(err, &st)
+}
+
+// keytoolTime reads the creation time keytool writes into a key's local
+// key id ("Time 1763800000000", milliseconds since 1970) and shows in
+// keytool -list; zero for any other id (openssl writes a digest).
+func keytoolTime(localKeyID []byte) time.Time {
+	ms, ok := strings.CutPrefix(string(localKeyID), "Time ")
+	if !ok {
+		return time.Time{}
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
 }
 
 // publicKeysEqual compares two public keys.

@@ -1,6 +1,8 @@
 package keys
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
@@ -117,33 +119,71 @@ func checkSelfSigned(c *x509.Certificate) error {
 }
 
 // ValidateTrustStore checks a keystore that holds only trusted certificates
-// (a trust_store_cert record): at least one certificate, no private key,
-// none expired or not yet valid at now; RSA under 2048 bits and SHA-1
-// signatures other than a root's are warnings.
+// (a trust_store_cert record, a PEM file of certificates): at least one
+// certificate, no private key, none expired or not yet valid at now, and a
+// self-signed certificate's signature verifies with its own key (one that
+// is not self-signed is checked against its issuer by whoever trusts it).
+// RSA keys under 2048 bits and SHA-1 signatures other than a root's are
+// warnings.
 func ValidateTrustStore(ks *Keystore, now time.Time) Report {
 	var r Report
-	if len(ks.Entries) == 0 {
-		r.Problems = append(r.Problems, "no certificate")
-	}
+	problem := func(f string, a ...any) { r.Problems = append(r.Problems, fmt.Sprintf(f, a...)) }
+	warn := func(f string, a ...any) { r.Warnings = append(r.Warnings, fmt.Sprintf(f, a...)) }
+	n := 0
 	for _, e := range ks.Entries {
-		if e.IsPrivateKey() {
-			r.Problems = append(r.Problems, fmt.Sprintf("alias %q holds a private key: a trust store holds certificates only", e.Alias))
+		if e.IsPrivateKey() || e.Sealed {
+			problem("alias %q holds a private key: a trust store holds certificates only", e.Alias)
 		}
 		for _, c := range e.Chain {
+			n++
 			where := fmt.Sprintf("alias %q (%s)", e.Alias, c.Subject)
 			switch {
 			case now.After(c.NotAfter):
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: expired on %s", where, c.NotAfter.UTC().Format(time.RFC3339)))
+				problem("%s: expired on %s", where, c.NotAfter.UTC().Format(time.RFC3339))
 			case now.Before(c.NotBefore):
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: not valid before %s", where, c.NotBefore.UTC().Format(time.RFC3339)))
+				problem("%s: not valid before %s", where, c.NotBefore.UTC().Format(time.RFC3339))
+			}
+			if isSelfIssued(c) {
+				if err := checkSelfSigned(c); err != nil {
+					problem("%s: self-signed certificate does not verify: %v", where, err)
+				}
 			}
 			if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: RSA key of %d bits, use 2048 or more", where, k.N.BitLen()))
+				warn("%s: RSA key of %d bits, use 2048 or more", where, k.N.BitLen())
 			}
 			if weakSignature(c.SignatureAlgorithm) && !isSelfIssued(c) {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: signed with %s", where, c.SignatureAlgorithm))
+				warn("%s: signed with %s, ask the CA for SHA-256 or stronger", where, c.SignatureAlgorithm)
 			}
 		}
 	}
+	if n == 0 {
+		problem("no certificate")
+	}
 	return r
+}
+
+// DescribeCertificate says what a certificate is, as `cert validate` of a
+// trusted certificate prints it: "CN=Partner root: self-signed, 2048-bit
+// RSA key, SHA256-RSA, valid 2026-01-01T00:00:00Z to 2036-01-01T00:00:00Z".
+func DescribeCertificate(c *x509.Certificate) string {
+	issued := "issued by " + c.Issuer.String()
+	if isSelfIssued(c) {
+		issued = "self-signed"
+	}
+	return fmt.Sprintf("%s: %s, %s, %s, valid %s to %s", c.Subject, issued, KeyDescription(c.PublicKey),
+		c.SignatureAlgorithm, c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// KeyDescription describes a public key: "2048-bit RSA key", "256-bit EC
+// (P-256) key".
+func KeyDescription(pub any) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("%d-bit RSA key", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return fmt.Sprintf("%d-bit EC (%s) key", k.Curve.Params().BitSize, k.Curve.Params().Name)
+	case ed25519.PublicKey:
+		return "Ed25519 key"
+	}
+	return fmt.Sprintf("%T key", pub)
 }

@@ -282,7 +282,7 @@ func (d *decrypter) unwrapKey(ek *etree.Element, keyLen int) ([]byte, error) {
 		opts = o
 	case KeyTransportRSA15:
 		if !d.allowRSA15 {
-			return nil, refusedAlg("EncryptedKey algorithm rsa-1_5 is refused (deprecated; set allow_rsa1_5 only for an IdP that cannot use rsa-oaep): %w", ErrResponseUndecryptable)
+			return nil, refusedAlg("EncryptedKey algorithm rsa-1_5 is refused (deprecated; set sp.allow_rsa1_5: true only for an IdP that cannot use rsa-oaep): %w", ErrResponseUndecryptable)
 		}
 		if d.warn != nil {
 			d.warn("deprecated key transport rsa-1_5 used: ask the IdP to use rsa-oaep", "idp", d.idp, "algorithm", alg)

@@ -607,6 +607,7 @@ func TestResponseXmlsec1(t *testing.T) {
 		o        xmlsecOpts
 		settings func(*ResponseSettings)
 		want     string
+		text     string // in the error, when set
 	}{
 		{name: "rsa-oaep-mgf1p sha1 aes256-gcm", o: oaep},
 		{name: "rsa-oaep-mgf1p explicit sha1 aes128-cbc", o: with(func(o *xmlsecOpts) { o.digest, o.content, o.sessionKey = respSHA1, ContentAES128CBC, respSessAES12 })},
@@ -614,7 +615,8 @@ func TestResponseXmlsec1(t *testing.T) {
 		{name: "rsa-oaep-mgf1p aes192-cbc", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentAES192CBC, "aes-192" })},
 		{name: "rsa-oaep-mgf1p aes128-gcm", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentAES128GCM, respSessAES12 })},
 		{name: "tripledes-cbc (deprecated, accepted)", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentTripleDESCBC, "des-192" })},
-		{name: "rsa-1_5 refused", o: with(func(o *xmlsecOpts) { o.keyTransport = KeyTransportRSA15 }), want: CheckDecrypt},
+		{name: "rsa-1_5 refused", o: with(func(o *xmlsecOpts) { o.keyTransport = KeyTransportRSA15 }), want: CheckDecrypt,
+			text: "set sp.allow_rsa1_5: true"}, // the config key that exists (issue 14)
 		{name: "rsa-1_5 with AllowRSA15", o: with(func(o *xmlsecOpts) { o.keyTransport = KeyTransportRSA15 }),
 			settings: func(s *ResponseSettings) { s.AllowRSA15 = true }},
 		{name: "no recipient certificate: each key tried", o: with(func(o *xmlsecOpts) { o.noCert = true }),
@@ -641,6 +643,9 @@ func TestResponseXmlsec1(t *testing.T) {
 			a, err := respValidator(t, s).Verify(context.Background(), "corp", b64(doc), respRequestID)
 			if tt.want != "" {
 				wantCheck(t, err, tt.want)
+				if !strings.Contains(err.Error(), tt.text) {
+					t.Errorf("error %q does not say %q", err, tt.text)
+				}
 				return
 			}
 			if err != nil {

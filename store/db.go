@@ -47,6 +47,88 @@ func (o Options) dataDir() string {
 	return o.DataDir
 }
 
+// Location names the store o describes for people, never with a password:
+// the SQLite data directory as an absolute path, or "PostgreSQL host:port
+// database" (with the search_path schema when the URL sets one).
+func (o Options) Location() string {
+	if o.DatabaseURL == "" {
+		dir := o.dataDir()
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		return dir + " (SQLite)"
+	}
+	u, err := url.Parse(o.DatabaseURL)
+	if err != nil || u.Host == "" && u.Path == "" {
+		return "PostgreSQL " + redactURL(o.DatabaseURL)
+	}
+	loc := "PostgreSQL " + u.Host
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		loc += " database " + db
+	}
+	if sp := u.Query().Get("search_path"); sp != "" {
+		loc += " schema " + sp
+	}
+	return loc
+}
+
+// MasterKeyPath is the file the master key is read from (and, for a new
+// SQLite store, written to): MasterKeyFile, else <DataDir>/master.key; ""
+// when MasterKey is given.
+func (o Options) MasterKeyPath() string {
+	switch {
+	case !o.MasterKey.Empty():
+		return ""
+	case o.MasterKeyFile != "":
+		return o.MasterKeyFile
+	}
+	return filepath.Join(o.dataDir(), masterKeyFile)
+}
+
+// where names the store as ErrNoStore does: the data directory as given,
+// or the PostgreSQL location.
+func (o Options) where() string {
+	if o.DatabaseURL == "" {
+		return o.dataDir()
+	}
+	return o.Location()
+}
+
+// Exists reports whether the store o names exists, as Options.MustExist
+// decides, without creating or changing anything. It runs under
+// Options.Timeout.
+func Exists(ctx context.Context, o Options) (bool, error) {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var db *sql.DB
+	d := sqliteDialect()
+	if o.DatabaseURL != "" {
+		var err error
+		if db, d, err = openDB(ctx, o); err != nil {
+			return false, err
+		}
+	} else {
+		path := filepath.Join(o.dataDir(), sqliteFile)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return false, nil
+		}
+		var err error
+		if db, err = sql.Open("sqlite", sqliteDSN(path, true)); err != nil {
+			return false, fmt.Errorf("open store %q: %w", path, err)
+		}
+	}
+	defer db.Close()
+	ok, err := d.tableExists(ctx, db, "schema_migrations")
+	if err != nil {
+		return false, fmt.Errorf("open store %s: %w", o.Location(), err)
+	}
+	return ok, nil
+}
+
 // openDB opens the database o names: PostgreSQL for a DatabaseURL, else the
 // SQLite file in the data directory (created 0600 in a 0700 directory).
 func openDB(ctx context.Context, o Options) (*sql.DB, dialect, error) {

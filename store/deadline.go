@@ -60,7 +60,7 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 // callerError reports whether err is the caller's doing, not the store's:
 // input the store refused, or the caller's own cancellation.
 func callerError(ctx context.Context, err error) bool {
-	for _, e := range []error{ErrNotFound, ErrExists, ErrInvalid, ErrInUse} {
+	for _, e := range []error{ErrNotFound, ErrExists, ErrInvalid, ErrInUse, ErrNoStore} {
 		if errors.Is(err, e) {
 			return true
 		}

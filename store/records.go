@@ -436,7 +436,8 @@ type Validation struct {
 }
 
 // ValidateRecord opens a record's content with its passwords and checks it
-// with keys.Validate at the store's clock.
+// at the store's clock: a keystore (or a PEM record with a private key)
+// with keys.Validate, a trusted certificate with keys.ValidateTrustStore.
 func (s *Store) ValidateRecord(ctx context.Context, id string) (_ *Validation, err error) {
 	ctx, done := s.call(ctx, "validate_record")
 	defer done(&err)
@@ -454,7 +455,22 @@ func (s *Store) ValidateRecord(ctx context.Context, id string) (_ *Validation, e
 		v.Report.Problems = append(v.Report.Problems, err.Error())
 	}
 	rep := keys.Validate(ks, s.now())
+	if !r.Type.IsKeystore() && !hasPrivateKey(ks) {
+		// A trusted certificate (or a PEM record without its key) is
+		// checked as one, not as a keystore that lacks a key.
+		rep = keys.ValidateTrustStore(ks, s.now())
+	}
 	v.Report.Problems = append(v.Report.Problems, rep.Problems...)
 	v.Report.Warnings = append(v.Report.Warnings, rep.Warnings...)
 	return v, nil
+}
+
+// hasPrivateKey reports whether ks holds a private-key entry.
+func hasPrivateKey(ks *keys.Keystore) bool {
+	for _, e := range ks.Entries {
+		if e.IsPrivateKey() || e.Sealed {
+			return true
+		}
+	}
+	return false
 }

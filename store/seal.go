@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -79,6 +80,15 @@ func readMasterKeyFile(path string) (secret.Value, error) {
 		return secret.Value{}, fmt.Errorf("read master key %q: %w", path, err)
 	}
 	return k, nil
+}
+
+// CreateMasterKeyFile writes a fresh random master key to path (0600,
+// atomically) unless the file exists, for `samlkeyd init` of a PostgreSQL
+// store: every replica is then given the same file.
+func CreateMasterKeyFile(path string) error {
+	k, err := createMasterKeyFile(path, rand.Reader)
+	k.Zero()
+	return err
 }
 
 // createMasterKeyFile writes a fresh random key to path (0600, atomically).

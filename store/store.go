@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -38,6 +40,9 @@ var (
 	ErrInUse           = errors.New("in use by a property")
 	ErrWrongMasterKey  = errors.New("cannot unseal keystore passwords: wrong master key?")
 	ErrUnsafeMasterKey = errors.New("master key file is readable by group or others")
+	// ErrNoStore is returned by Open with Options.MustExist for a store
+	// that does not exist, wrapped with where it was looked for.
+	ErrNoStore = errors.New("no samlkeyd store")
 )
 
 // Options say where the store lives and what it is opened with.
@@ -56,6 +61,11 @@ type Options struct {
 	// be readable by group or others. Default <DataDir>/master.key, created
 	// on first start.
 	MasterKeyFile string
+	// MustExist makes Open refuse a store that does not exist yet with
+	// ErrNoStore instead of creating it: for SQLite, no database file in
+	// DataDir; for PostgreSQL, no samlkeyd schema in the database. Only
+	// `samlkeyd init` and `serve` create stores; every other command sets it.
+	MustExist bool
 	// NoBaseKeystores skips creating the base system keystores on first
 	// start (tests that do not need them).
 	NoBaseKeystores bool
@@ -93,6 +103,8 @@ type Store struct {
 
 	timeout time.Duration
 	onError func(op string, err error)
+
+	created bool // this Open made the schema
 
 	mu      sync.Mutex           // guards locks and touched
 	locks   map[string]bool      // SQLite: names of locks held by this process
@@ -142,6 +154,11 @@ func (s *Store) open(ctx context.Context, o Options) error {
 		defer cancel()
 		return fn(ctx)
 	}
+	if o.MustExist && o.DatabaseURL == "" {
+		if _, err := os.Stat(filepath.Join(o.dataDir(), sqliteFile)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w at %s", ErrNoStore, o.where())
+		}
+	}
 	err := step(func(ctx context.Context) (err error) {
 		s.db, s.d, err = openDB(ctx, o)
 		return err
@@ -149,13 +166,21 @@ func (s *Store) open(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := step(func(ctx context.Context) error {
-		_, err := migrate(ctx, s.db, s.d, s.now(), latest(), s.log)
-		return err
-	}); err != nil {
+	if o.MustExist {
+		if err := step(func(ctx context.Context) error { return s.checkExists(ctx, o) }); err != nil {
+			return err
+		}
+	}
+	// The master key before the schema: a PostgreSQL store opened without
+	// the replicas' key is refused before anything is written to it.
+	if s.master, err = loadMasterKey(o, s.rand); err != nil {
 		return err
 	}
-	if s.master, err = loadMasterKey(o, s.rand); err != nil {
+	if err := step(func(ctx context.Context) error {
+		applied, err := migrate(ctx, s.db, s.d, s.now(), latest(), s.log)
+		s.created = len(applied) > 0 && applied[0].Version == 1
+		return err
+	}); err != nil {
 		return err
 	}
 	if err := step(s.checkMasterKey); err != nil {
@@ -175,6 +200,24 @@ func (s *Store) Close() error {
 	s.master.Zero()
 	return s.db.Close()
 }
+
+// checkExists fails with ErrNoStore when the open database holds no
+// samlkeyd schema (an empty SQLite file, a PostgreSQL database or schema
+// never initialised).
+func (s *Store) checkExists(ctx context.Context, o Options) error {
+	ok, err := s.d.tableExists(ctx, s.db, "schema_migrations")
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", o.Location(), err)
+	}
+	if !ok {
+		return fmt.Errorf("%w at %s", ErrNoStore, o.where())
+	}
+	return nil
+}
+
+// Created reports whether this Open created the store: it found no schema
+// and made it (with the base keystores, unless NoBaseKeystores).
+func (s *Store) Created() bool { return s.created }
 
 // Backend names the database the store runs on: "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.d.name }

@@ -145,9 +145,11 @@ func (a *app) certValidateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate ID",
 		Short: "Open a record with its passwords and check it; prints \"Valid key_store\" for a good keystore",
-		Long: "Opens the record's file with its stored passwords and checks it (expiry, key and certificate match,\n" +
-			"chain order). Prints \"Valid key_store\" (keystores) or \"Valid certificate\" and any warnings;\n" +
-			"exits 2 listing the problems when it is not valid.",
+		Long: "Opens the record's file with its stored passwords and checks it. A keystore: expiry, key and\n" +
+			"certificate match, chain order; prints \"Valid key_store\". A trusted certificate: dates, its\n" +
+			"self-signature if self-signed, key size, signature algorithm; prints a \"certificate:\" line for each\n" +
+			"and \"Valid certificate\". Weak but usable findings are \"warning:\" lines; an invalid record prints\n" +
+			"\"problem:\" lines and exits 2.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withStore(cmd.Context(), func(s *store.Store) error {
@@ -166,9 +168,12 @@ func (a *app) certValidateCmd() *cobra.Command {
 				}
 				if v.Record.Type.IsKeystore() {
 					fmt.Fprintln(a.stdout, "Valid key_store")
-				} else {
-					fmt.Fprintln(a.stdout, "Valid certificate")
+					return nil
 				}
+				for _, c := range v.Record.Chain() {
+					fmt.Fprintln(a.stdout, "certificate:", keys.DescribeCertificate(c))
+				}
+				fmt.Fprintln(a.stdout, "Valid certificate")
 				return nil
 			})
 		},
@@ -211,30 +216,6 @@ func (a *app) certDeleteCmd() *cobra.Command {
 			})
 		},
 	}
-}
-
-func (a *app) certExportCmd() *cobra.Command {
-	var out string
-	cmd := &cobra.Command{
-		Use:   "export ID [--out F]",
-		Short: "Write a record's file (as added: the keystore or certificate bytes) to stdout or a 0600 file",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withStore(cmd.Context(), func(s *store.Store) error {
-				r, err := s.Record(cmd.Context(), args[0])
-				if err != nil {
-					return err
-				}
-				if out == "" {
-					_, err = a.stdout.Write(r.Data)
-					return err
-				}
-				return keys.WriteFile(out, r.Data)
-			})
-		},
-	}
-	cmd.Flags().StringVar(&out, "out", "", "write to this file (0600, atomically) instead of stdout")
-	return cmd
 }
 
 // writeJSON prints v as indented JSON with a final newline.

@@ -14,7 +14,7 @@ import (
 )
 
 func TestCheckCommands(t *testing.T) {
-	data := t.TempDir()
+	data := newStore(t)
 	dir := t.TempDir()
 	// The partner trusts our base signing keystore's certificate.
 	blk, _ := pem.Decode([]byte(mustCLI(t, "--data", data, "metadata", "pem", "--use", "signing")))

@@ -34,7 +34,7 @@ func writeCert(t *testing.T, path, cn string, notAfter time.Time) {
 }
 
 func TestExpiryCommand(t *testing.T) {
-	data, dir := t.TempDir(), t.TempDir()
+	data, dir := newStore(t), t.TempDir()
 	for _, c := range []struct {
 		name string
 		in   time.Duration

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -59,14 +54,23 @@ func (f *ksFlags) passwords(a *app) (secret.Value, secret.Value, error) {
 	return sp, kp, err
 }
 
+// loadError is a keystore file that does not load (unreadable, damaged, a
+// wrong password), as opposed to flags that give no password: validate
+// reports it as a problem.
+type loadError struct{ err error }
+
+func (e *loadError) Error() string { return e.err.Error() }
+func (e *loadError) Unwrap() error { return e.err }
+
 // load opens the keystore with the passwords. PEM and DER files need none,
-// so no password is asked for them.
+// so no password is asked for them. A file that does not open is a
+// *loadError.
 func (f *ksFlags) load(a *app) (*keys.Keystore, secret.Value, secret.Value, error) {
 	if data, err := os.ReadFile(f.path); err == nil {
 		if format, err := keys.Sniff(data); err == nil && (format == keys.FormatPEM || format == keys.FormatDER) {
 			ks, err := keys.Parse(data, secret.Value{}, secret.Value{})
 			if err != nil {
-				return nil, secret.Value{}, secret.Value{}, fmt.Errorf("load keystore %q: %w", f.path, err)
+				return nil, secret.Value{}, secret.Value{}, &loadError{fmt.Errorf("load keystore %q: %w", f.path, err)}
 			}
 			return ks, secret.Value{}, secret.Value{}, nil
 		}
@@ -76,7 +80,13 @@ func (f *ksFlags) load(a *app) (*keys.Keystore, secret.Value, secret.Value, erro
 		return nil, sp, kp, err
 	}
 	ks, err := keys.LoadFile(f.path, sp, kp)
-	return ks, sp, kp, err
+	if errors.Is(err, keys.ErrWrongKeyPassword) && kp.Empty() {
+		err = fmt.Errorf("%w (give it with --keypass-file, --keypass-env or --keypass)", err)
+	}
+	if err != nil {
+		return nil, sp, kp, &loadError{err}
+	}
+	return ks, sp, kp, nil
 }
 
 // loadChains opens the keystore for reading certificates only, as keytool
@@ -302,111 +312,12 @@ func (a *app) ksExportCmd() *cobra.Command {
 	return cmd
 }
 
-// certJSON is one certificate in `keystore list --json`.
-type certJSON struct {
-	Subject            string    `json:"subject"`
-	Issuer             string    `json:"issuer"`
-	Serial             string    `json:"serial"`
-	NotBefore          time.Time `json:"not_before"`
-	NotAfter           time.Time `json:"not_after"`
-	SHA256             string    `json:"sha256"`
-	SignatureAlgorithm string    `json:"signature_algorithm"`
-	Key                string    `json:"key"`
-}
-
-// entryJSON is one entry in `keystore list --json`.
-type entryJSON struct {
-	Alias   string     `json:"alias"`
-	Type    string     `json:"type"` // PrivateKeyEntry or trustedCertEntry, as keytool names them
-	Created *time.Time `json:"created,omitempty"`
-	Chain   []certJSON `json:"chain"`
-}
-
-func (a *app) ksListCmd() *cobra.Command {
-	var verbose, asJSON bool
-	cmd := &cobra.Command{
-		Use:   "list --keystore F [-v] [--json]",
-		Short: "List a keystore's entries (keytool -list)",
-		Args:  cobra.NoArgs,
-	}
-	f := addKSFlags(cmd)
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show every certificate of every chain")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: [{alias, type, created, chain: [{subject, issuer, serial, not_before, not_after, sha256, signature_algorithm, key}]}]")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		ks, err := f.loadChains(a)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			list := make([]entryJSON, 0, len(ks.Entries))
-			for _, e := range ks.Entries {
-				ej := entryJSON{Alias: e.Alias, Type: entryType(e)}
-				if !e.Created.IsZero() {
-					c := e.Created
-					ej.Created = &c
-				}
-				for _, c := range e.Chain {
-					ej.Chain = append(ej.Chain, certJSON{
-						Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: c.SerialNumber.Text(16),
-						NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: keys.FingerprintSHA256(c),
-						SignatureAlgorithm: c.SignatureAlgorithm.String(), Key: keyDesc(c),
-					})
-				}
-				list = append(list, ej)
-			}
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(list)
-		}
-		printList(a.stdout, ks, verbose)
-		return nil
-	}
-	return cmd
-}
-
-// printList prints entries in keytool -list's layout.
-func printList(w io.Writer, ks *keys.Keystore, verbose bool) {
-	fmt.Fprintf(w, "Keystore type: %s\n\n", strings.ToUpper(string(ks.Format)))
-	fmt.Fprintf(w, "Your keystore contains %d %s\n\n", len(ks.Entries), plural(len(ks.Entries), "entry", "entries"))
-	for _, e := range ks.Entries {
-		created := ""
-		if !e.Created.IsZero() { // PKCS#12 and PEM carry no creation date
-			created = e.Created.UTC().Format("Jan 2, 2006")
-		}
-		if !verbose {
-			head := e.Alias + ", "
-			if created != "" {
-				head += created + ", "
-			}
-			fmt.Fprintf(w, "%s%s,\nCertificate fingerprint (SHA-256): %s\n", head, entryType(e), keys.SHA256Fingerprint(e.Chain[0]).Colon())
-			continue
-		}
-		fmt.Fprintf(w, "Alias name: %s\n", e.Alias)
-		if created != "" {
-			fmt.Fprintf(w, "Creation date: %s\n", created)
-		}
-		fmt.Fprintf(w, "Entry type: %s\n", entryType(e))
-		if entryType(e) == "PrivateKeyEntry" {
-			fmt.Fprintf(w, "Certificate chain length: %d\n", len(e.Chain))
-		}
-		for i, c := range e.Chain {
-			if entryType(e) == "PrivateKeyEntry" {
-				fmt.Fprintf(w, "Certificate[%d]:\n", i+1)
-			}
-			fmt.Fprintf(w, "Owner: %s\nIssuer: %s\nSerial number: %s\n", c.Subject, c.Issuer, c.SerialNumber.Text(16))
-			fmt.Fprintf(w, "Valid from: %s until: %s\n", c.NotBefore.UTC().Format(time.RFC1123), c.NotAfter.UTC().Format(time.RFC1123))
-			fmt.Fprintf(w, "Certificate fingerprints:\n\t SHA256: %s\n", keys.SHA256Fingerprint(c).Colon())
-			fmt.Fprintf(w, "Signature algorithm name: %s\nSubject Public Key Algorithm: %s\n", c.SignatureAlgorithm, keyDesc(c))
-		}
-		fmt.Fprint(w, "\n\n*******************************************\n*******************************************\n\n\n")
-	}
-}
-
 func (a *app) ksValidateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate --keystore F",
 		Short: `Check a keystore; print "Valid key_store" or every problem (exit status 2)`,
-		Long: "Opens the keystore with the passwords and checks: a private-key entry exists, each key matches its\n" +
+		Long: "Opens the keystore with the passwords (a file that does not open, damaged or with a wrong password, is a\n" +
+			"problem) and checks: a private-key entry exists, each key matches its\n" +
 			"certificate, each chain is ordered leaf first and every link verifies up to a self-signed root (in the\n" +
 			"chain or a trusted entry), nothing is expired or not yet valid. RSA keys under 2048 bits and SHA-1\n" +
 			"signatures are warnings. Prints \"Valid key_store\" when valid; otherwise each problem and exit status 2.",
@@ -415,6 +326,11 @@ func (a *app) ksValidateCmd() *cobra.Command {
 	f := addKSFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		ks, _, _, err := f.load(a)
+		var le *loadError
+		if errors.As(err, &le) {
+			fmt.Fprintln(a.stdout, "problem:", le.err)
+			return &exitError{code: 2, err: fmt.Errorf("keystore %q is not valid: it does not load", f.path)}
+		}
 		if err != nil {
 			return err
 		}
@@ -550,24 +466,6 @@ func writeOut(a *app, path string, data []byte) error {
 		return fmt.Errorf("write %q: %w", path, err)
 	}
 	return nil
-}
-
-func entryType(e *keys.Entry) string {
-	if e.IsPrivateKey() || e.Sealed {
-		return "PrivateKeyEntry"
-	}
-	return "trustedCertEntry"
-}
-
-// keyDesc describes a certificate's public key: "2048-bit RSA key".
-func keyDesc(c *x509.Certificate) string {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("%d-bit RSA key", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return fmt.Sprintf("%d-bit EC (%s) key", k.Curve.Params().BitSize, k.Curve.Params().Name)
-	}
-	return c.PublicKeyAlgorithm.String() + " key"
 }
 
 func plural(n int, one, many string) string {

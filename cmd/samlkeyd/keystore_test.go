@@ -216,13 +216,36 @@ func TestKeystoreCommands(t *testing.T) {
 }
 
 func TestKeystoreValidateProblems(t *testing.T) {
-	out, err := cli(t, "keystore", "validate", "--keystore", fixture("mismatched.pem"))
-	if err == nil || exitCode(err) == 2 {
-		t.Fatalf("validate of a switched key and certificate: out %q err %v, want a load error", out, err)
+	// Files that do not load are problems too, with exit status 2 (issue
+	// 14: they exited 1 with no problem line), each saying why.
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"switched key and certificate", []string{"--keystore", fixture("mismatched.pem")}, "switched"},
+		{"truncated PKCS#12", []string{"--keystore", fixture("truncated.p12"), "--storepass", "storepass1"}, "copied in text mode"},
+		{"PKCS#12 copied in text mode", []string{"--keystore", fixture("textmode.p12"), "--storepass", "storepass1"}, "copy it again in binary mode"},
+		{"wrong store password", []string{"--keystore", fixture("keytool.jks"), "--storepass", "wrong"}, "wrong store password"},
+		{"wrong key password given", []string{"--keystore", fixture("keytool.jks"), "--storepass", "storepass1", "--keypass", "wrong"},
+			"wrong key password: the key password given does not open this key\n"},
+		{"key password not given", []string{"--keystore", fixture("keytool.jks"), "--storepass", "storepass1"},
+			"not the store password: give the key password (give it with --keypass-file, --keypass-env or --keypass)\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := cli(t, append([]string{"keystore", "validate"}, tt.args...)...)
+			if exitCode(err) != 2 || !strings.HasPrefix(out, "problem: load keystore ") || !strings.Contains(out, tt.want) {
+				t.Errorf("validate: out %q, err %v (exit %d); want exit 2 and a problem line with %q", out, err, exitCode(err), tt.want)
+			}
+		})
 	}
-	out, err = cli(t, "keystore", "validate", "--keystore", fixture("chain.pem"))
+	out, err := cli(t, "keystore", "validate", "--keystore", fixture("chain.pem"))
 	if exitCode(err) != 2 || !strings.Contains(out, "problem: no private-key entry") {
 		t.Fatalf("validate of a bundle without key: out %q err %v, want exit 2 and the problem", out, err)
+	}
+	// Flags that give no password are a usage error, not a problem.
+	if _, err := cli(t, "keystore", "validate", "--keystore", fixture("keytool.jks")); exitCode(err) != 1 {
+		t.Errorf("validate with no password and no terminal: %v (exit %d), want exit 1", err, exitCode(err))
 	}
 	out, err = cli(t, "keystore", "validate", "--keystore", fixture("weak.pem"), "--storepass", "")
 	if err != nil || !strings.Contains(out, "warning:") || !strings.HasSuffix(out, "Valid key_store\n") {

@@ -31,7 +31,7 @@ const federationConfig = `sp:
 `
 
 func TestMetadataLintCommand(t *testing.T) {
-	data := t.TempDir()
+	data := newStore(t)
 	// The defaults: http endpoints, no contacts, no mdui: errors, exit 1.
 	out, err := cli(t, "--data", data, "metadata", "lint")
 	if err == nil || exitCode(err) != 1 {

@@ -28,7 +28,7 @@ const idpConfig = `idps:
 `
 
 func TestMetadataAndPEMCommands(t *testing.T) {
-	data := t.TempDir()
+	data := newStore(t)
 	md := mustCLI(t, "--data", data, "metadata")
 	var ed saml.EntityDescriptor
 	if err := xml.Unmarshal([]byte(md), &ed); err != nil {
@@ -61,7 +61,7 @@ func TestMetadataAndPEMCommands(t *testing.T) {
 // TestSignAuthnCommand checks the printed redirect URL against the spec
 // (SAML bindings 3.4.4.1) with only crypto, using the published certificate.
 func TestSignAuthnCommand(t *testing.T) {
-	data := t.TempDir()
+	data := newStore(t)
 	cfg := filepath.Join(t.TempDir(), "samlkeyd.yaml")
 	if err := os.WriteFile(cfg, []byte(idpConfig), 0o600); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ func (a *app) migrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.Logger.Info("store", "store", o.Location())
 			ms, err := store.Migrate(cmd.Context(), o, dryRun)
 			if err != nil {
 				return err

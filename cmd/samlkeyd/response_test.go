@@ -16,7 +16,7 @@ import (
 )
 
 func TestResponseVerifyRefusals(t *testing.T) {
-	data := t.TempDir()
+	data := newStore(t)
 	dir := t.TempDir()
 	// An IdP whose signing certificate is a trust-store record: the
 	// base signing certificate stands in for it.
@@ -52,7 +52,7 @@ func TestResponseVerifyRefusals(t *testing.T) {
 // unsigned Response (bad padding, an illegal XML character) get
 // byte-identical answers from `response verify` (issue 13).
 func TestResponseVerifyCBCOracle(t *testing.T) {
-	data := t.TempDir()
+	data := newStore(t)
 	dir := t.TempDir()
 	certFile := filepath.Join(dir, "idp.pem")
 	encFile := filepath.Join(dir, "enc.pem")

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/internal/buildinfo"
 )
 
 // app carries what every command shares: the streams and the global flags.
@@ -36,6 +37,9 @@ func (a *app) root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// --version prints what `samlkeyd version` does.
+	root.Version = buildinfo.Read().Short()
+	root.SetVersionTemplate(buildinfo.Read().String())
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -52,6 +56,7 @@ func (a *app) root() *cobra.Command {
 	pf.String("log-level", "info", "log level: debug, info, warn, error (overrides log_level and SAMLKEYD_LOG_LEVEL)")
 
 	root.AddCommand(
+		a.initCmd(),
 		a.serveCmd(),
 		a.keystoreCmd(),
 		a.certCmd(),
@@ -66,6 +71,8 @@ func (a *app) root() *cobra.Command {
 		a.expiryCmd(),
 		a.rotateCmd(),
 		a.pkcs11Cmd(),
+		a.tokenCmd(),
+		a.versionCmd(),
 	)
 	return root
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func TestRotateCommands(t *testing.T) {
-	data, dir := t.TempDir(), t.TempDir()
+	data, dir := newStore(t), t.TempDir()
 	cfg := filepath.Join(dir, "samlkeyd.yaml")
 	if err := os.WriteFile(cfg, []byte(`rotation:
   signing: {validity: 2160h, rotate_before: 720h, publish_for: 168h, retire_after: 336h, schedule: "@daily"}
@@ -49,7 +49,7 @@ func TestRotateCommands(t *testing.T) {
 // completes the rollover.
 func TestRotateSurvivesSIGKILL(t *testing.T) {
 	bin := samlkeydBinary(t)
-	data, dir := t.TempDir(), t.TempDir()
+	data, dir := newStore(t), t.TempDir()
 	cfg := filepath.Join(dir, "samlkeyd.yaml")
 	if err := os.WriteFile(cfg, []byte(`rotation:
   signing: {validity: 2160h, rotate_before: 720h, publish_for: 168h, retire_after: 336h, schedule: "@daily"}
@@ -118,7 +118,7 @@ func TestRotateSurvivesSIGKILL(t *testing.T) {
 // TestCertRenew: a renewal keystore keeps the record's subject and alias,
 // opens in keytool, and its CSR verifies with openssl.
 func TestCertRenew(t *testing.T) {
-	data, dir := t.TempDir(), t.TempDir()
+	data, dir := newStore(t), t.TempDir()
 	ks, csr := filepath.Join(dir, "renew.jks"), filepath.Join(dir, "renew.csr")
 	mustCLI(t, "--data", data, "cert", "renew", "3685fc22930212003c5537ae867ffb91", "--keystore-out", ks, "--storepass", "Renew-Pass-1", "--out", csr)
 	list := tool(t, "keytool", "-list", "-v", "-keystore", ks, "-storepass", "Renew-Pass-1")

@@ -45,7 +45,14 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 		return err
 	}
 	log := a.logger(cfg)
-	st, err := a.openStoreFor(ctx, cfg)
+	// serve alone (with init) creates a missing SQLite store, so that
+	// `samlkeyd serve` with no config works; openWith logs that it did. A
+	// PostgreSQL store is shared by replicas: one pointed at the wrong
+	// database must not start a second store with new keys there, so its
+	// schema comes from samlkeyd init.
+	o := a.storeOptionsFor(cfg)
+	o.MustExist = o.DatabaseURL != ""
+	st, err := a.openWith(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -176,6 +176,11 @@ func TestServeOnEmbeddedDefaults(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), "samlkeyd stopped") {
 		t.Errorf("no graceful-stop log line:\n%s", p.stderr)
 	}
+	// serve made the store, and says so once, naming where.
+	if n := strings.Count(p.stderr.String(), "created a new store"); n != 1 ||
+		!strings.Contains(p.stderr.String(), filepath.Join(dir, "samlkeyd-data")) {
+		t.Errorf("serve on no store: %d \"created a new store\" lines naming %s, want 1:\n%s", n, dir, p.stderr)
+	}
 }
 
 // TestColdStart measures `serve` on an existing data directory to the first

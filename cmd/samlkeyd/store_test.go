@@ -39,6 +39,15 @@ func storeCLI(t *testing.T, dir string, args ...string) (string, error) {
 	return out, err
 }
 
+// newStore returns a data directory with a store made by samlkeyd init, as
+// every command but init, serve and migrate needs one.
+func newStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	mustCLI(t, "--data", dir, "--log-level", "error", "init")
+	return dir
+}
+
 // jsonKeys returns the sorted keys of a JSON object.
 func jsonKeys(t *testing.T, raw json.RawMessage) []string {
 	t.Helper()
@@ -62,6 +71,9 @@ func TestCertPropertyAuditCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SAMLKEYD_KEYPASS", storeFixtureKey)
+	if _, err := storeCLI(t, dir, "init"); err != nil {
+		t.Fatal(err)
+	}
 
 	id, err := storeCLI(t, dir, "cert", "add", "--name", "Partner mTLS", "--type", "java_key_store",
 		"--file", filepath.Join(fixtures, "sp.jks"), "--storepass-file", pwFile, "--keypass-env", "SAMLKEYD_KEYPASS")
@@ -208,15 +220,16 @@ func TestMigrateCLIDryRunCreatesNothing(t *testing.T) {
 	}
 }
 
-// TestStoreCLIOnPostgreSQL runs the CLI against a PostgreSQL store in a
-// schema of its own, with the master key from SAMLKEYD_MASTER_KEY.
-func TestStoreCLIOnPostgreSQL(t *testing.T) {
+// pgSchema creates a schema of its own in the test database and returns a
+// URL whose connections use it, and its name. It is dropped at the end.
+func pgSchema(t *testing.T) (string, string) {
+	t.Helper()
 	base := tooltest.DatabaseURL(t)
 	db, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() })
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	schema := "cli_" + hex.EncodeToString(b[:])
@@ -231,14 +244,51 @@ func TestStoreCLIOnPostgreSQL(t *testing.T) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	dbURL := u.String()
+	return u.String(), schema
+}
 
+// TestInitPostgreSQLMasterKeyFile: init of a PostgreSQL store writes the
+// master key file it is given when there is none (0600), for every replica
+// to be handed; the store then opens with it.
+func TestInitPostgreSQLMasterKeyFile(t *testing.T) {
+	dbURL, _ := pgSchema(t)
+	t.Setenv("SAMLKEYD_MASTER_KEY", "")
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	out, err := cli(t, "--database-url", dbURL, "--master-key-file", keyFile, "--log-level", "error", "init")
+	if err != nil || !strings.Contains(out, "Master key: "+keyFile) {
+		t.Fatalf("init = %q, %v", out, err)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("master key file after init: %v", err)
+	}
+	if out, err := cli(t, "--database-url", dbURL, "--master-key-file", keyFile, "--log-level", "error", "cert", "validate", store.BaseSigningID); err != nil || out != "Valid key_store\n" {
+		t.Errorf("cert validate with the new key file = %q, %v", out, err)
+	}
+}
+
+// TestStoreCLIOnPostgreSQL runs the CLI against a PostgreSQL store in a
+// schema of its own, with the master key from SAMLKEYD_MASTER_KEY.
+func TestStoreCLIOnPostgreSQL(t *testing.T) {
+	dbURL, schema := pgSchema(t)
+
+	// No schema: every command but init refuses, naming the database.
+	if _, err := cli(t, "--database-url", dbURL, "cert", "list"); !errors.Is(err, store.ErrNoStore) ||
+		!strings.Contains(err.Error(), "database samlkeyd_test schema "+schema) || !strings.Contains(err.Error(), "samlkeyd init --database-url") {
+		t.Fatalf("cert list on an empty PostgreSQL schema = %v, want no store there and a hint at init", err)
+	}
+	// serve does not make a PostgreSQL store either: replicas share it.
+	if _, err := cli(t, "--database-url", dbURL, "serve", "--listen", "127.0.0.1:0"); !errors.Is(err, store.ErrNoStore) {
+		t.Fatalf("serve on an empty PostgreSQL schema = %v, want no store", err)
+	}
 	// No master key: refused, since replicas must share one.
-	if _, err := cli(t, "--database-url", dbURL, "cert", "list"); err == nil || !strings.Contains(err.Error(), "SAMLKEYD_MASTER_KEY") {
-		t.Fatalf("cert list on PostgreSQL without a master key = %v, want a hint at SAMLKEYD_MASTER_KEY", err)
+	if _, err := cli(t, "--database-url", dbURL, "init"); err == nil || !strings.Contains(err.Error(), "SAMLKEYD_MASTER_KEY") {
+		t.Fatalf("init on PostgreSQL without a master key = %v, want a hint at SAMLKEYD_MASTER_KEY", err)
 	}
 	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("5a", 32))
 	t.Setenv("SAMLKEYD_DATABASE_URL", dbURL) // the environment names the store
+	if out, err := cli(t, "--log-level", "error", "init"); err != nil || !strings.Contains(out, "SAMLKEYD_MASTER_KEY") {
+		t.Fatalf("init on PostgreSQL = %q, %v", out, err)
+	}
 	out, err := cli(t, "--log-level", "error", "cert", "list", "--json")
 	if err != nil {
 		t.Fatal(err)

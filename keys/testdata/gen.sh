@@ -124,6 +124,12 @@ keytool -importcert -noprompt -alias root -file root.pem -keystore keytool.jks -
 # package's test helper does.
 go test ../internal/pkcs12 -count=1 -run TestWriteKDFBomb -args -kdf-bomb="$PWD/kdf-bomb.p12" >/dev/null
 
+# Damaged copies (issue 14): an openssl PKCS#12 and the keytool JKS cut
+# short, and the PKCS#12 copied in text mode (every LF became CRLF).
+head -c 1500 openssl.p12 > truncated.p12
+head -c 2000 keytool.jks > truncated.jks
+perl -pe 's/\n/\r\n/g' openssl.p12 > textmode.p12
+
 # Garbage and empty input.
 printf 'this is not a keystore\n' > garbage.der
 : > empty.der

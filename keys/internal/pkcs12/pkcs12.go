@@ -562,7 +562,7 @@ func getSafeContents(p12Data, password []byte, expectedItemsMin int, expectedIte
 func (b *kdfBudget) getSafeContents(p12Data, password []byte, expectedItemsMin int, expectedItemsMax int) (bags []safeBag, updatedPassword []byte, err error) {
 	pfx := new(pfxPdu)
 	if err := unmarshal(p12Data, pfx); err != nil {
-		return nil, nil, errors.New("pkcs12: error reading P12 data: " + err.Error())
+		return nil, nil, fmt.Errorf("pkcs12: error reading P12 data: %w", err)
 	}
 
 	if pfx.Version != 3 {
