@@ -221,6 +221,8 @@ func (d *Daemon) deprecatedCounts() []web.Deprecated {
 	}
 	read(d.metrics.deprecatedAlgos, func(l map[string]string) string { return l["algorithm"] + " (" + l["direction"] + " signature)" })
 	read(d.metrics.deprecatedEnc, func(l map[string]string) string { return l["algorithm"] + " (encryption)" })
-	slices.SortFunc(out, func(a, b web.Deprecated) int { return cmp.Or(cmp.Compare(a.IdP, b.IdP), cmp.Compare(a.Algorithm, b.Algorithm)) })
+	slices.SortFunc(out, func(a, b web.Deprecated) int {
+		return cmp.Or(cmp.Compare(a.IdP, b.IdP), cmp.Compare(a.Algorithm, b.Algorithm))
+	})
 	return out
 }
