@@ -314,3 +314,40 @@ func TestStatusPagesBeforeSignIn(t *testing.T) {
 		t.Errorf("GET /nowhere: %d (the public page must answer / only)", w.Code)
 	}
 }
+
+// discardWriter keeps headers and drops the body, so the benchmark measures
+// the handlers, not a recorder's buffer.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+
+// BenchmarkPublicPageThroughDaemon compares GET / with GET /saml/certs, both
+// through the daemon's full handler (snapshot load, routing, metrics) and
+// both rendered once per snapshot:
+//
+//	go test -run '^$' -bench PublicPageThroughDaemon -benchtime 1s ./daemon/
+func BenchmarkPublicPageThroughDaemon(b *testing.B) {
+	d := newDaemon(b, testConfig(), openStore(b))
+	h := d.Handler()
+	for _, bc := range []struct{ name, path string }{{"page", "/"}, {"saml-certs", "/saml/certs"}} {
+		path := bc.path
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodGet, path, nil)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				w.code = http.StatusOK
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("GET %s: %d", path, w.code)
+				}
+			}
+		})
+	}
+}
