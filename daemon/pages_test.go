@@ -351,3 +351,35 @@ func BenchmarkPublicPageThroughDaemon(b *testing.B) {
 		})
 	}
 }
+
+func TestStatusComponentsShowFailedRebuild(t *testing.T) {
+	pd := newPageDaemon(t, testConfig())
+	status := func() web.Admin {
+		t.Helper()
+		w := get(t, pd.h, "/api/v1/status", "Authorization", "Bearer "+adminToken)
+		var st web.Admin
+		if err := json.Unmarshal(w.Body.Bytes(), &st); w.Code != http.StatusOK || err != nil || len(st.Components) != 1 {
+			t.Fatalf("GET /api/v1/status: %d %v %s", w.Code, err, w.Body)
+		}
+		return st
+	}
+	if c := status().Components[0]; c.Kind != "core" || !c.OK || !c.Since.Equal(pd.Snapshot().Built) {
+		t.Fatalf("core component after the first build: %+v", c)
+	}
+	bad := testConfig()
+	bad.API.Tokens[0].SHA256 = "not hex"
+	pd.advance(time.Minute)
+	if err := pd.Rebuild(context.Background(), "config", bad); err == nil {
+		t.Fatal("a config with a bad token hash built")
+	}
+	if c := status().Components[0]; c.OK || !strings.Contains(c.Error, "rebuild (config) failed") || !strings.Contains(c.Error, "sha256 must be 64 hex") {
+		t.Fatalf("core component after a failed rebuild: %+v", c)
+	}
+	pd.advance(time.Minute)
+	if err := pd.Rebuild(context.Background(), "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c := status().Components[0]; !c.OK {
+		t.Fatalf("core component after a good rebuild: %+v", c)
+	}
+}
