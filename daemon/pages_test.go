@@ -383,3 +383,37 @@ func TestStatusComponentsShowFailedRebuild(t *testing.T) {
 		t.Fatalf("core component after a good rebuild: %+v", c)
 	}
 }
+
+func TestAdminTokensEqual(t *testing.T) {
+	set := func(tokens ...config.Token) *tokenSet {
+		ts, err := newTokenSet(tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	admin := config.Token{Name: "ops", SHA256: HashToken("a"), Scopes: []string{ScopeAdmin}}
+	admin2 := config.Token{Name: "ops2", SHA256: HashToken("b"), Scopes: []string{ScopeSign, ScopeAdmin}}
+	signer := config.Token{Name: "app", SHA256: HashToken("c"), Scopes: []string{ScopeSign}}
+	demoted := admin
+	demoted.Scopes = []string{ScopeSign}
+	for _, tt := range []struct {
+		name string
+		a, b *tokenSet
+		want bool
+	}{
+		{"same", set(admin, signer), set(admin, signer), true},
+		{"order and names do not matter", set(admin, admin2), set(config.Token{Name: "x", SHA256: admin2.SHA256, Scopes: admin2.Scopes}, admin), true},
+		{"a sign token added", set(admin), set(admin, signer), true},
+		{"admin token added", set(admin), set(admin, admin2), false},
+		{"admin token removed", set(admin, admin2), set(admin2), false},
+		{"admin scope dropped", set(admin), set(demoted), false},
+		{"none to none", set(), set(signer), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := adminTokensEqual(tt.a, tt.b); got != tt.want {
+				t.Errorf("adminTokensEqual = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
