@@ -121,6 +121,7 @@ func TestPublicPageShowsServedCertificatesAndBanner(t *testing.T) {
 			t.Errorf("public page lacks %q", s)
 		}
 	}
+	checkPageDownloads(t, pd.h, body, got256)
 	if strings.Contains(body, `class="banner"`) {
 		t.Fatal("banner without a next key")
 	}
@@ -145,6 +146,34 @@ func TestPublicPageShowsServedCertificatesAndBanner(t *testing.T) {
 	want256, _ = servedFingerprints(t, pd.h)
 	if got256, _ = shownFingerprints(body); len(want256) != 3 || !slices.Equal(got256, want256) {
 		t.Fatalf("after publishing: fingerprints shown %v, served %v", got256, want256)
+	}
+}
+
+var downloadLink = regexp.MustCompile(`href="([^"]+)" download data-kind="(pem|der)"`)
+
+// checkPageDownloads checks that the cards' PEM and DER links, in order,
+// serve the certificates whose SHA-256 the cards show.
+func checkPageDownloads(t *testing.T, h http.Handler, body string, shown []string) {
+	t.Helper()
+	var got []string
+	for _, m := range downloadLink.FindAllStringSubmatch(body, -1) {
+		w := get(t, h, html.UnescapeString(m[1]))
+		der := w.Body.Bytes()
+		if m[2] == "pem" {
+			blk, _ := pem.Decode(der)
+			if blk == nil {
+				t.Fatalf("%s: %d, not PEM", m[1], w.Code)
+			}
+			der = blk.Bytes
+		}
+		sum := sha256.Sum256(der)
+		got = append(got, colonHex(sum[:]))
+	}
+	slices.Sort(got)
+	want := append(slices.Clone(shown), shown...)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("download links serve %v, the cards show %v (each twice: PEM and DER)", got, shown)
 	}
 }
 
