@@ -35,6 +35,7 @@ func (d *Daemon) apiRoutes() []apiRoute {
 		{"GET /api/v1/rotations", ScopeAdmin, d.apiRotationStatus},
 		{"GET /api/v1/checks", ScopeAdmin, d.apiChecks},
 		{"POST /api/v1/checks/{name}/run", ScopeAdmin, d.apiRunCheck},
+		{"GET /api/v1/status", ScopeAdmin, d.apiStatus},
 	}
 }
 

@@ -74,6 +74,7 @@ type Daemon struct {
 
 	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config
+	pages     pages              // the status pages' handler, caches and build state (pages.go)
 
 	loaded func(*Snapshot) // test hook: called with each snapshot a request loads
 }
@@ -186,6 +187,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 		d.log.Warn("metadata", "warning", w)
 	}
 	d.snap.Store(s)
+	d.pagesSwapped(prev, s)
 	d.metrics.builds.Inc()
 	return nil
 }
@@ -205,6 +207,7 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 	}
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
+		d.noteBuildFailure(trigger, err)
 		d.alertSnapshotFailed(ctx, trigger, err)
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}

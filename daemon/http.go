@@ -35,6 +35,7 @@ func (d *Daemon) Handler() http.Handler {
 	for _, a := range d.apiRoutes() {
 		route(a.pattern, d.requireScope(a.scope, a.h))
 	}
+	d.webHandler().Register(mux) // GET /, /admin; POST /admin/login, /admin/logout
 	route("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such API route")
 	}))

@@ -185,8 +185,8 @@ func TestBrowser(t *testing.T) {
 	mux := http.NewServeMux()
 	metadata.NewHandler(&state, nil).Register(mux)
 	h := NewHandler(Options{
-		Public:          func() *Page { return state.cur.Load().public },
-		Admin:           func() *Page { return state.cur.Load().admin },
+		Public:          func(*http.Request) *Page { return state.cur.Load().public },
+		Admin:           func(*http.Request) *Page { return state.cur.Load().admin },
 		CheckAdminToken: func(tok string) bool { return tok == adminToken },
 	})
 	h.Register(mux)

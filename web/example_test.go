@@ -19,7 +19,7 @@ func Example() {
 	cur := &snapshot{entityID: "https://sp.example.com/saml/metadata"}
 	var public, admin web.Cache[*snapshot]
 	h := web.NewHandler(web.Options{
-		Public: func() *web.Page {
+		Public: func(*http.Request) *web.Page {
 			s := cur // the daemon: its atomic.Pointer's Load()
 			p, err := public.Get(s, func(now time.Time) (*web.Page, error) {
 				return web.RenderPublic(web.Public{Now: now, EntityID: s.entityID, MetadataURL: s.entityID})
@@ -29,7 +29,7 @@ func Example() {
 			}
 			return p
 		},
-		Admin: func() *web.Page {
+		Admin: func(*http.Request) *web.Page {
 			p, err := admin.Get(cur, func(now time.Time) (*web.Page, error) { return web.RenderAdmin(web.Admin{Now: now}) })
 			if err != nil {
 				return nil

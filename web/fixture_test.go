@@ -200,8 +200,8 @@ func (f *fixture) newMux(t testing.TB, o Options) (*http.ServeMux, *Handler) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Public = func() *Page { return pub }
-	o.Admin = func() *Page { return adm }
+	o.Public = func(*http.Request) *Page { return pub }
+	o.Admin = func(*http.Request) *Page { return adm }
 	if o.CheckAdminToken == nil {
 		o.CheckAdminToken = func(tok string) bool { return tok == adminToken }
 	}

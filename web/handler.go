@@ -28,10 +28,11 @@ const maxFormBytes = 16 << 10
 
 // Options configure a Handler.
 type Options struct {
-	// Public and Admin return the page of the current snapshot (see
-	// Cache); nil means none is loaded yet and the route answers 503.
-	Public func() *Page
-	Admin  func() *Page
+	// Public and Admin return the page of the snapshot the request is
+	// served from (see Cache); nil means none is loaded yet and the route
+	// answers 503.
+	Public func(r *http.Request) *Page
+	Admin  func(r *http.Request) *Page
 	// CheckAdminToken reports whether token is a live API token with the
 	// admin scope. It is called once per sign-in.
 	CheckAdminToken func(token string) bool
@@ -43,6 +44,9 @@ type Options struct {
 	// it when sp.base_url is https (TLS ends at a proxy). Requests that
 	// arrive over TLS always get Secure cookies.
 	SecureCookies bool
+	// SecureCookiesFunc, when set, is asked instead of SecureCookies each
+	// time a cookie is set (the daemon's sp.base_url can change on reload).
+	SecureCookiesFunc func() bool
 	// Log gets sign-ins, sign-in failures and write errors; nil discards.
 	Log *slog.Logger
 }
@@ -82,7 +86,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 }
 
 func (h *Handler) servePublic(w http.ResponseWriter, r *http.Request) {
-	p := h.o.Public()
+	p := h.o.Public(r)
 	if p == nil {
 		unavailable(w)
 		return
@@ -96,7 +100,7 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		h.loginForm(w, r, http.StatusOK, "")
 		return
 	}
-	p := h.o.Admin()
+	p := h.o.Admin(r)
 	if p == nil {
 		unavailable(w)
 		return
@@ -200,7 +204,7 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 	c := &http.Cookie{
 		Name: name, Value: value, Path: PathAdmin,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: r.TLS != nil || h.o.SecureCookies,
+		Secure: r.TLS != nil || h.secureCookies(),
 	}
 	if maxAge < 0 {
 		c.MaxAge = -1
@@ -208,6 +212,13 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 		c.MaxAge = int(maxAge / time.Second)
 	}
 	http.SetCookie(w, c)
+}
+
+func (h *Handler) secureCookies() bool {
+	if h.o.SecureCookiesFunc != nil {
+		return h.o.SecureCookiesFunc()
+	}
+	return h.o.SecureCookies
 }
 
 func sameToken(a, b string) bool {

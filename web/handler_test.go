@@ -187,11 +187,18 @@ func TestSecureCookies(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
 		secureOpt   bool
+		secureFunc  func() bool
 		overTLS     bool
 		wantSecured bool
-	}{{"plain http", false, false, false}, {"option", true, false, true}, {"tls", false, true, true}} {
+	}{
+		{"plain http", false, nil, false, false},
+		{"option", true, nil, false, true},
+		{"tls", false, nil, true, true},
+		{"func true", false, func() bool { return true }, false, true},
+		{"func false overrides option", true, func() bool { return false }, false, false},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _, _ := newClient(t, Options{SecureCookies: tt.secureOpt})
+			c, _, _ := newClient(t, Options{SecureCookies: tt.secureOpt, SecureCookiesFunc: tt.secureFunc})
 			c.tls = tt.overTLS
 			c.signIn(adminToken)
 			if s := c.cookies[CookieSession]; s == nil || s.Secure != tt.wantSecured {
@@ -249,13 +256,13 @@ func TestRoutes(t *testing.T) {
 	}
 
 	empty := http.NewServeMux()
-	NewHandler(Options{Public: func() *Page { return nil }, Admin: func() *Page { return nil }, CheckAdminToken: func(string) bool { return true }}).Register(empty)
+	NewHandler(Options{Public: func(*http.Request) *Page { return nil }, Admin: func(*http.Request) *Page { return nil }, CheckAdminToken: func(string) bool { return true }}).Register(empty)
 	if w := serve(empty, "GET", "/", nil); w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Errorf("no snapshot: %d, want 503 with Retry-After", w.Code)
 	}
 
 	broken := http.NewServeMux()
-	NewHandler(Options{Public: func() *Page { return nil }, Admin: func() *Page { return nil }, CheckAdminToken: func(string) bool { return true }, Rand: failingReader{}}).Register(broken)
+	NewHandler(Options{Public: func(*http.Request) *Page { return nil }, Admin: func(*http.Request) *Page { return nil }, CheckAdminToken: func(string) bool { return true }, Rand: failingReader{}}).Register(broken)
 	if w := serve(broken, "GET", "/admin", nil); w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "entropy") {
 		t.Errorf("no randomness: %d %q, want 500 without detail", w.Code, w.Body.String())
 	}
