@@ -69,9 +69,24 @@ func (h *storeHealth) failed(now time.Time, err error) {
 
 // state returns the current state.
 func (h *storeHealth) state() StoreState {
+	if h == nil {
+		return StoreState{}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return StoreState{Known: h.known, Up: h.up, Since: h.since, LastErr: h.lastErr}
+}
+
+// line is the store's line of the /readyz body ("" while unknown).
+func (s StoreState) line() string {
+	switch {
+	case !s.Known:
+		return ""
+	case s.Up:
+		return "store: up\n"
+	default:
+		return "store: unavailable since " + s.Since.UTC().Format(time.RFC3339) + "\n"
+	}
 }
 
 // down reports whether the last store call found the store unavailable.
