@@ -404,7 +404,7 @@ func (d *Daemon) becomeReady(ctx context.Context, hup <-chan os.Signal) error {
 			return nil
 		}
 		if !errors.Is(err, store.ErrUnavailable) {
-			return fmt.Errorf("first snapshot: %w", err)
+			return err
 		}
 		wait := b.next()
 		d.log.Warn("not ready: the store is unavailable; retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
@@ -440,7 +440,7 @@ func (d *Daemon) tryReady(ctx context.Context, cfg *config.Config) error {
 	}
 	if err := d.first(ctx, cfg); err != nil {
 		d.storeCall(err)
-		return err
+		return fmt.Errorf("first snapshot: %w", err)
 	}
 	d.storeCall(nil)
 	d.log.Info("ready: first snapshot built", "store_version", d.snap.Load().StoreVersion)

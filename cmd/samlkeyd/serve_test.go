@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crewjam/saml"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
 // buildBinary builds samlkeyd once per test binary run.
@@ -196,4 +197,35 @@ func TestColdStart(t *testing.T) {
 		p.stop(t)
 	}
 	t.Logf("cold start on an existing data directory to the first 200 from /readyz: %v (best of 3)", best)
+}
+
+// TestServeWaitsForStore starts serve while its PostgreSQL is down: it
+// listens at once (healthz 200, readyz 503), logs each attempt, becomes
+// ready when PostgreSQL starts, and stops on SIGTERM.
+func TestServeWaitsForStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	pg := tooltest.NewPostgresCluster(t)
+	pg.Shutdown()
+	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("ab", 32))
+	p := startServe(t, t.TempDir(), "--database-url", pg.URL)
+	status := func(path string) int {
+		resp, err := http.Get(p.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	time.Sleep(2 * time.Second)
+	if h, r := status("/healthz"), status("/readyz"); h != http.StatusOK || r != http.StatusServiceUnavailable {
+		t.Fatalf("while the store is down: healthz %d readyz %d, want 200 503\n%s", h, r, p.stderr)
+	}
+	if n := strings.Count(p.stderr.String(), "not ready: the store is unavailable"); n < 2 {
+		t.Errorf("%d attempts logged in 2 s, want at least 2:\n%s", n, p.stderr)
+	}
+	pg.Start()
+	p.waitReady(t)
+	p.stop(t)
 }
