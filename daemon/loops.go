@@ -87,14 +87,16 @@ func (d *Daemon) pollOnce(ctx context.Context) {
 	defer d.recoverJob("store poll")
 	s := d.snap.Load()
 	n, err := d.opts.Store.ChangeCounter(ctx)
-	d.storeCall(err)
+	recovered := d.storeCall(err)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("poll store change counter", "err", err)
 		}
 		return
 	}
-	d.retry.now()
+	if recovered {
+		d.retry.now()
+	}
 	trigger := ""
 	switch {
 	case s == nil || n != s.StoreVersion:

@@ -36,11 +36,13 @@ type StoreState struct {
 	LastErr error     // the last unavailability, kept after recovery
 }
 
-// ok records a call that answered at now.
-func (h *storeHealth) ok(now time.Time) {
+// ok records a call that answered at now and reports whether the store
+// was down until now.
+func (h *storeHealth) ok(now time.Time) (recovered bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.known && !h.up {
+	recovered = h.known && !h.up
+	if recovered {
 		h.log.Info("store reachable again", "down_for", now.Sub(h.since).Round(time.Millisecond))
 	}
 	if !h.known || !h.up {
@@ -48,6 +50,7 @@ func (h *storeHealth) ok(now time.Time) {
 	}
 	h.known, h.up = true, true
 	h.gauge.Set(1)
+	return recovered
 }
 
 // failed records err from a store call at now; only an unavailable store
@@ -91,6 +94,9 @@ func (s StoreState) line() string {
 
 // down reports whether the last store call found the store unavailable.
 func (h *storeHealth) down() bool {
+	if h == nil {
+		return false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.known && !h.up
@@ -106,11 +112,12 @@ func (d *Daemon) onStoreError(op string, err error) {
 	d.storeHealth.failed(d.now(), err)
 }
 
-// storeCall records the outcome of a store call the daemon made itself.
-func (d *Daemon) storeCall(err error) {
+// storeCall records the outcome of a store call the daemon made itself and
+// reports whether the store answered after being down.
+func (d *Daemon) storeCall(err error) (recovered bool) {
 	if err == nil {
-		d.storeHealth.ok(d.now())
-		return
+		return d.storeHealth.ok(d.now())
 	}
 	d.storeHealth.failed(d.now(), err)
+	return false
 }

@@ -545,7 +545,10 @@ func TestSchedulerShutdownCancelsRuns(t *testing.T) {
 	if err := s.Update([]*Check{scheduledCheck(t, p.profile(t, p.good), "partner", closedPortURL(t), "@every 5m")}); err != nil {
 		t.Fatal(err)
 	}
-	go fire(t, s, "partner")
+	s.mu.Lock()
+	j := s.jobs["partner"]
+	s.mu.Unlock()
+	go j.wrapped.Run()
 	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	select {
