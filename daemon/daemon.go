@@ -9,7 +9,14 @@
 // config is swapped in. A request reads exactly one snapshot: the one the
 // middleware loaded.
 //
-// Files by role: daemon.go (New, swap, Run), snapshot.go and build.go
+// Store faults are survived: the last snapshot keeps serving, a reload the
+// store could not build waits for it (retried with backoff), a daemon
+// started without its store serves not-ready until it answers, and
+// shutdown is bounded (ShutdownBound).
+//
+// Files by role: daemon.go (New, Prepare, swap, Run, shutdown), storehealth.go
+// and retry.go (the store's health, the reload waiting for it, backoff),
+// replay.go (replay ids shared through the store), snapshot.go and build.go
 // (building a snapshot, step by step), checks.go and idps.go (record
 // references of protocol profiles and IdPs), http.go, auth.go and api.go
 // (routes, middleware, the /api/v1 handlers), loops.go (background loops
