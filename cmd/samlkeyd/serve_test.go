@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crewjam/saml"
+	"github.com/samlkeyd/samlkeyd/daemon"
 	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
@@ -218,14 +219,32 @@ func TestServeWaitsForStore(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	logs := func() string { // the process writes stderr meanwhile
+		sw := p.cmd.Stderr.(*syncWriter)
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		return p.stderr.String()
+	}
 	time.Sleep(2 * time.Second)
 	if h, r := status("/healthz"), status("/readyz"); h != http.StatusOK || r != http.StatusServiceUnavailable {
-		t.Fatalf("while the store is down: healthz %d readyz %d, want 200 503\n%s", h, r, p.stderr)
+		t.Fatalf("while the store is down: healthz %d readyz %d, want 200 503\n%s", h, r, logs())
 	}
-	if n := strings.Count(p.stderr.String(), "not ready: the store is unavailable"); n < 2 {
-		t.Errorf("%d attempts logged in 2 s, want at least 2:\n%s", n, p.stderr)
+	if n := strings.Count(logs(), "not ready: the store is unavailable"); n < 2 {
+		t.Errorf("%d attempts logged in 2 s, want at least 2:\n%s", n, logs())
 	}
+	back := time.Now()
 	pg.Start()
 	p.waitReady(t)
+	t.Logf("ready %v after PostgreSQL started", time.Since(back).Round(time.Millisecond))
+	// SIGTERM while PostgreSQL hangs returns within the bound (default
+	// store_timeout 5 s: 15 s).
+	pg.Hang()
+	time.Sleep(3 * time.Second) // the poll and the mTLS lock now wait on the store
+	start := time.Now()
 	p.stop(t)
+	took := time.Since(start)
+	t.Logf("serve exited %v after SIGTERM while PostgreSQL is SIGSTOPped (bound %v)", took.Round(time.Millisecond), daemon.ShutdownBound(0))
+	if took > daemon.ShutdownBound(0) {
+		t.Errorf("SIGTERM took %v, over the bound %v", took, daemon.ShutdownBound(0))
+	}
 }
