@@ -177,7 +177,9 @@ func (d *Daemon) rebuildFor(ctx context.Context, gen uint64, trigger string, cfg
 		d.log.Warn("config reload waits for the store; retried with backoff", "trigger", trigger, "err", err)
 	default:
 		d.retry.done(gen)
-		d.metrics.reloadFailures.WithLabelValues("snapshot").Inc()
+		if cfg != nil { // a newly loaded config was rejected
+			d.metrics.reloadFailures.WithLabelValues("snapshot").Inc()
+		}
 		d.log.Error("config reload rejected", "trigger", trigger, "err", err)
 	}
 }
