@@ -113,6 +113,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		d.alerts.Close(ctx)
 		return nil, err
 	}
+	d.storeCall(nil) // the first build read the store
 	return d, nil
 }
 
