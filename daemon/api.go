@@ -8,6 +8,7 @@ import (
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // apiHandler answers one /api/v1 route from the snapshot the request's
@@ -124,6 +125,10 @@ func (d *Daemon) apiResponse(w http.ResponseWriter, r *http.Request, snap *Snaps
 	case errors.As(err, &re):
 		d.log.Warn("response refused", "idp", req.IdP, "actor", actor, "check", re.Check, "err", err)
 		writeError(w, http.StatusUnprocessableEntity, re.Check, re.Err.Error())
+	case errors.Is(err, store.ErrUnavailable): // the shared replay ids could not be checked: fail closed
+		d.log.Error("verify response: store unavailable", "idp", req.IdP, "actor", actor, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the replay check could not reach the store; retry later")
 	default:
 		d.log.Error("verify response", "idp", req.IdP, "actor", actor, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "the response could not be verified; see the daemon log")

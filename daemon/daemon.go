@@ -9,7 +9,14 @@
 // config is swapped in. A request reads exactly one snapshot: the one the
 // middleware loaded.
 //
-// Files by role: daemon.go (New, swap, Run), snapshot.go and build.go
+// Store faults are survived: the last snapshot keeps serving, a reload the
+// store could not build waits for it (retried with backoff), a daemon
+// started without its store serves not-ready until it answers, and
+// shutdown is bounded (ShutdownBound).
+//
+// Files by role: daemon.go (New, Prepare, swap, Run, shutdown), storehealth.go
+// and retry.go (the store's health, the reload waiting for it, backoff),
+// replay.go (replay ids shared through the store), snapshot.go and build.go
 // (building a snapshot, step by step), checks.go and idps.go (record
 // references of protocol profiles and IdPs), http.go, auth.go and api.go
 // (routes, middleware, the /api/v1 handlers), loops.go (background loops
@@ -26,8 +33,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,14 +47,20 @@ import (
 	"github.com/samlkeyd/samlkeyd/idpmeta"
 	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // Options are the daemon's dependencies. Nil fields take the defaults noted.
 type Options struct {
-	Config       *config.Config
-	ConfigFile   string                         // watched for changes when set
-	LoadConfig   func() (*config.Config, error) // re-reads the config on reload; nil = config unchanged
-	Store        Store
+	Config     *config.Config
+	ConfigFile string                         // watched for changes when set
+	LoadConfig func() (*config.Config, error) // re-reads the config on reload; nil = config unchanged
+	Store      Store
+	// OpenStore, with a nil Store, opens the store inside Run, retried with
+	// backoff while it fails with store.ErrUnavailable, so that the HTTP
+	// surface (not ready) is up while the store is unreachable. onError is
+	// the daemon's hook for store.Options.OnError.
+	OpenStore    func(ctx context.Context, onError func(op string, err error)) (Store, error)
 	Logger       *slog.Logger         // nil = discard
 	Now          func() time.Time     // nil = time.Now
 	Rand         io.Reader            // nil = crypto/rand
@@ -56,18 +72,21 @@ type Options struct {
 // Daemon serves one snapshot at a time. All methods are safe for concurrent
 // use.
 type Daemon struct {
-	opts     Options
+	opts     Options // opts.Store is set once, before the first snapshot
 	log      *slog.Logger
 	snap     atomic.Pointer[Snapshot]
 	registry *prometheus.Registry
 	metrics  *metrics
 
+	// Set with the store (attach), before the first snapshot is stored.
 	checks *mtls.Scheduler
 	alerts *alert.Dispatcher // sinks swapped on config reload; ledger and metrics kept
+	replay sp.ReplayCache    // assertion IDs seen, kept across snapshots (shared by replicas when the store can)
 
-	replay      sp.ReplayCache   // assertion IDs seen, kept across snapshots
 	idpMeta     *idpmeta.Cache   // IdP metadata fetched from metadata_url
 	metaFetcher *idpmeta.Fetcher // fetches metadata_url
+	storeHealth *storeHealth     // samlkeyd_store_up and the store's state
+	retry       reloadRetry      // a reload waiting for the store to come back
 
 	pollFailed pollFailure // touched by pollOnce only (one goroutine)
 	fetches    fetchLog    // metadata fetches by IdP last written to the store
@@ -81,9 +100,31 @@ type Daemon struct {
 
 // New builds the first snapshot and returns a daemon ready to serve it. A
 // first snapshot that does not build is an error: there is nothing to serve.
+// It needs Options.Store; serve uses Prepare, which waits for the store.
 func New(ctx context.Context, o Options) (*Daemon, error) {
-	if o.Config == nil || o.Store == nil {
+	if o.Store == nil {
 		return nil, errors.New("daemon: Config and Store are required")
+	}
+	d, err := Prepare(o)
+	if err != nil {
+		return nil, err
+	}
+	d.attach(o.Store)
+	if err := d.first(ctx, o.Config); err != nil {
+		d.alerts.Close(ctx)
+		return nil, err
+	}
+	d.storeCall(nil) // the first build read the store
+	return d, nil
+}
+
+// Prepare returns a daemon with no snapshot yet: Run serves HTTP at once
+// (/healthz 200, /readyz 503 and every other route 503 not_ready), opens the
+// store (Options.OpenStore) and builds the first snapshot, retrying both with
+// backoff while the store is unavailable. Any other failure ends Run.
+func Prepare(o Options) (*Daemon, error) {
+	if o.Config == nil || (o.Store == nil && o.OpenStore == nil) {
+		return nil, errors.New("daemon: Config and Store (or OpenStore) are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -95,37 +136,48 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		o.Registry = prometheus.NewRegistry()
 	}
 	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry,
-		replay: sp.NewMemoryReplayCache(100_000), idpMeta: idpmeta.NewCache(),
-		metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
-		fetches:     fetchLog{last: map[string]recordedFetch{}}}
+		idpMeta: idpmeta.NewCache(), metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
+		fetches: fetchLog{last: map[string]recordedFetch{}}, retry: newReloadRetry()}
 	d.metrics = newMetrics(o.Registry, d)
+	d.storeHealth = &storeHealth{gauge: d.metrics.storeUp, log: o.Logger}
 	d.rotations = newRotationScheduler(d.rotate, o.Logger)
-	sinks, err := alertSinks(o.Config, o.Logger)
-	if err != nil {
+	if _, err := alertSinks(o.Config, o.Logger); err != nil {
 		return nil, err
 	}
+	return d, nil
+}
+
+// attach wires the parts that use the store. It runs once, before the
+// first snapshot is stored: whoever sees a snapshot sees them.
+func (d *Daemon) attach(st Store) {
+	o := &d.opts
+	o.Store = st
+	d.replay = replayCache(st)
 	d.alerts = alert.NewDispatcher(alert.DispatcherOptions{
-		Sinks: sinks, Ledger: alert.LedgerFunc(o.Store.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
+		Ledger: alert.LedgerFunc(st.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
 	})
 	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
 		Logger:       o.Logger.With("component", "mtls"),
-		Locker:       o.Store,
-		Recorder:     mtls.StoreRecorder{Store: o.Store},
+		Locker:       st,
+		Recorder:     mtls.StoreRecorder{Store: st},
 		Metrics:      mtls.NewMetrics(o.Registry),
 		Jitter:       2 * time.Second,
 		Now:          o.Now,
 		Rand:         o.Rand,
 		OnTransition: d.alertCheckTransition,
+		Unavailable:  func(err error) bool { return errors.Is(err, store.ErrUnavailable) },
 	})
-	snap, err := d.build(ctx, o.Config)
+}
+
+// first builds and swaps in the first snapshot.
+func (d *Daemon) first(ctx context.Context, cfg *config.Config) error {
+	d.buildMu.Lock()
+	defer d.buildMu.Unlock()
+	snap, err := d.build(ctx, cfg)
 	if err == nil {
 		err = d.swap(snap)
 	}
-	if err != nil {
-		d.alerts.Close(ctx)
-		return nil, err
-	}
-	return d, nil
+	return err
 }
 
 func (d *Daemon) now() time.Time {
@@ -166,7 +218,7 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 // rejects s and the previous snapshot keeps serving.
 func (d *Daemon) swap(s *Snapshot) error {
 	prev := d.snap.Load()
-	newConfig := prev != nil && prev.Config != s.Config
+	newConfig := prev == nil || prev.Config != s.Config
 	var sinks []alert.Sink
 	if newConfig {
 		var err error
@@ -180,7 +232,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	if newConfig {
 		d.alerts.SetSinks(sinks)
 	}
-	if prev == nil || newConfig {
+	if newConfig {
 		d.rotations.arm(s.Config)
 	}
 	for _, w := range s.Metadata.Warnings() {
@@ -208,16 +260,35 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
 		d.noteBuildFailure(trigger, err)
-		d.alertSnapshotFailed(ctx, trigger, err)
+		if !errors.Is(err, store.ErrUnavailable) { // the alert ledger is in the store too; samlkeyd_store_up says it
+			d.alertSnapshotFailed(ctx, trigger, err)
+		}
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
 	return nil
 }
 
-// Run serves HTTP on ln until ctx is done, then shuts down gracefully
-// (in-flight requests finish). Meanwhile it rebuilds the snapshot when the
-// store's change counter moves, the config file changes, SIGHUP arrives, or
-// the metadata's refresh time comes.
+// drainTimeout bounds how long shutdown waits for in-flight HTTP requests.
+const drainTimeout = 10 * time.Second
+
+// ShutdownBound is how long Run may take to return once its ctx is done,
+// whatever the store does: the HTTP drain (10 s) runs while the loops, the
+// mTLS checks and the rotation schedule are cancelled, and a store call
+// that is cut short ends within its deadline (store_timeout; a lock held on
+// PostgreSQL is released within one more). 15 s with the default
+// store_timeout of 5 s.
+func ShutdownBound(storeTimeout time.Duration) time.Duration {
+	if storeTimeout <= 0 {
+		storeTimeout = store.DefaultTimeout
+	}
+	return drainTimeout + storeTimeout
+}
+
+// Run serves HTTP on ln until ctx is done, then shuts down gracefully within
+// ShutdownBound. A daemon from Prepare first opens the store and builds its
+// first snapshot (not ready meanwhile). Then Run rebuilds the snapshot when
+// the store's change counter moves, the config file changes, SIGHUP arrives,
+// or the metadata's refresh time comes.
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           d.Handler(),
@@ -227,41 +298,162 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
-	loopCtx, stopLoops := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopLoops()
-
-	d.rotations.start(loopCtx)
-	defer d.rotations.stop()
-	wg.Add(3)
-	go func() { defer wg.Done(); d.reloadLoop(loopCtx) }()
-	go func() { defer wg.Done(); d.idpMetadataLoop(loopCtx) }()
-	go func() { defer wg.Done(); d.expiryLoop(loopCtx) }()
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		d.alerts.Close(closeCtx)
-	}()
-	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); d.watchConfig(loopCtx) }()
-	}
-
-	d.checks.Start()
-	defer func() { <-d.checks.Stop().Done() }()
-
+	// SIGHUP is ours from the start: unhandled, it would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
+	var loops sync.WaitGroup
+	ready := make(chan error, 1)
+	loops.Add(1)
+	go func() { defer loops.Done(); ready <- d.becomeReady(runCtx, hup) }()
+	var runErr error
+wait:
+	for {
+		select {
+		case err := <-served:
+			runErr = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			break wait
+		case <-ctx.Done():
+			break wait
+		case err := <-ready:
+			if err != nil {
+				runErr = err
+				break wait
+			}
+			ready = nil
+			d.startLoops(runCtx, hup, &loops)
+		}
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cancel()
+	if err := d.shutdown(srv, &loops); err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+// startLoops starts the background loops under ctx, each counted in wg.
+func (d *Daemon) startLoops(ctx context.Context, hup <-chan os.Signal, wg *sync.WaitGroup) {
+	d.rotations.start(ctx)
+	d.checks.Start()
+	loops := []func(context.Context){d.pollLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop,
+		func(ctx context.Context) { d.hupLoop(ctx, hup) }}
+	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
+		loops = append(loops, d.watchConfig)
+	}
+	for _, loop := range loops {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(ctx) }()
+	}
+}
+
+// shutdown drains HTTP (at most drainTimeout, then closes the remaining
+// connections) while the loops, checks and rotations, already cancelled,
+// return; then it closes the alert dispatcher. It gives up waiting at
+// ShutdownBound and says what it left behind.
+func (d *Daemon) shutdown(srv *http.Server, loops *sync.WaitGroup) error {
+	bound := ShutdownBound(d.opts.Config.StoreTimeout)
+	deadline, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+	drained := make(chan error, 1)
+	go func() {
+		dctx, cancel := context.WithTimeout(deadline, drainTimeout)
+		defer cancel()
+		err := srv.Shutdown(dctx)
+		if err != nil {
+			_ = srv.Close()
+			err = fmt.Errorf("graceful shutdown: %w (connections closed)", err)
+		}
+		drained <- err
+	}()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		loops.Wait()
+		if d.checks != nil {
+			<-d.checks.Shutdown().Done()
+		}
+		d.rotations.stop()
+		if d.alerts != nil {
+			d.alerts.Close(deadline)
+		}
+	}()
+	var err error
+	for pending := 2; pending > 0; pending-- {
+		select {
+		case err = <-drained:
+			drained = nil
+		case <-stopped:
+			stopped = nil
+		case <-deadline.Done():
+			d.log.Error("shutdown bound reached; returning with work still running", "bound", bound,
+				"http_drained", drained == nil, "loops_stopped", stopped == nil)
+			return fmt.Errorf("shutdown: not done within %v", bound)
+		}
 	}
+	return err
+}
+
+// becomeReady opens the store (Options.OpenStore) unless it is open and
+// builds the first snapshot unless there is one, each attempt retried with
+// backoff while the store is unavailable. Each attempt re-reads the config
+// (a failed read keeps the last good one), so an edit made meanwhile is what
+// starts. It returns nil once ready or when ctx is done; any other failure
+// is returned (nothing to serve).
+func (d *Daemon) becomeReady(ctx context.Context, hup <-chan os.Signal) error {
+	if d.snap.Load() != nil {
+		return nil
+	}
+	cfg := d.opts.Config
+	b := newBackoff()
+	for attempt := 1; ; attempt++ {
+		err := d.tryReady(ctx, cfg)
+		if err == nil || ctx.Err() != nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			return err
+		}
+		wait := b.next()
+		d.log.Warn("not ready: the store is unavailable; retrying", "attempt", attempt, "retry_in", wait.Round(time.Millisecond), "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		case <-hup:
+			t.Stop()
+		}
+		if d.opts.LoadConfig != nil {
+			if c, err := d.opts.LoadConfig(); err != nil {
+				d.metrics.reloadFailures.WithLabelValues("config").Inc()
+				d.log.Error("config reload rejected; starting with the last good config", "err", err)
+			} else {
+				cfg = c
+			}
+		}
+	}
+}
+
+// tryReady is one attempt of becomeReady.
+func (d *Daemon) tryReady(ctx context.Context, cfg *config.Config) error {
+	if d.opts.Store == nil {
+		st, err := d.opts.OpenStore(ctx, d.onStoreError)
+		d.storeCall(err)
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
+		}
+		d.attach(st)
+	}
+	if err := d.first(ctx, cfg); err != nil {
+		d.storeCall(err)
+		return fmt.Errorf("first snapshot: %w", err)
+	}
+	d.storeCall(nil)
+	d.log.Info("ready: first snapshot built", "store_version", d.snap.Load().StoreVersion)
 	return nil
 }

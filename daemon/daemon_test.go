@@ -502,6 +502,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`samlkeyd_certificate_not_after_timestamp_seconds{id="` + baseSigningID + `",name="SAML 2.0 Keystore_Key2048_SHA256",use="signing"}`,
 		`samlkeyd_http_requests_total{code="200",route="GET /saml/metadata"} 1`,
 		`samlkeyd_snapshot_builds_total 1`,
+		`samlkeyd_store_up 1`,
 		`samlkeyd_snapshot_age_seconds`,
 	} {
 		if !strings.Contains(body, want) {

@@ -54,8 +54,8 @@ func fetchingIdP(idps []config.IdP, r *http.Request) string {
 // noteFetch records a successful metadata fetch by a known IdP with the
 // fingerprints of the certificates snap published.
 func (d *Daemon) noteFetch(r *http.Request, snap *Snapshot, code int) {
-	if snap == nil || (code != http.StatusOK && code != http.StatusNotModified) {
-		return
+	if snap == nil || (code != http.StatusOK && code != http.StatusNotModified) || d.storeHealth.down() {
+		return // with the store down, the fetch is recorded at the next one rather than hold this answer
 	}
 	idp := fetchingIdP(snap.Config.IdPs, r)
 	if idp == "" {

@@ -44,12 +44,13 @@ func (d *Daemon) Handler() http.Handler {
 
 func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	storeLine := d.StoreState().line()
 	if d.requestSnapshot(r) == nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("no key snapshot loaded\n"))
+		_, _ = w.Write([]byte("no key snapshot loaded\n" + storeLine))
 		return
 	}
-	_, _ = w.Write([]byte("ready\n"))
+	_, _ = w.Write([]byte("ready\n" + storeLine))
 }
 
 // snapshotKey is the request-context key of the request's snapshot.

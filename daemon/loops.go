@@ -2,12 +2,11 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -15,28 +14,38 @@ import (
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
-// The background loops: store poll and SIGHUP (reloadLoop), config file
-// watch, expiry scan, IdP metadata refresh, and the rotation schedule. Each
-// recovers from a panic in one job, logs, and keeps going.
+// The background loops: store poll (pollLoop), SIGHUP (hupLoop), the retry
+// of reloads that waited for the store (retryLoop), config file watch,
+// expiry scan, IdP metadata refresh, replay id purge, and the rotation
+// schedule. Each recovers from a panic in one job, logs, and keeps going.
 
-// reloadLoop polls the store's change counter, listens for SIGHUP, and
-// re-renders metadata before its validUntil lapses.
-func (d *Daemon) reloadLoop(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// pollLoop polls the store's change counter, which also tells the store's
+// health, and re-renders metadata before its validUntil lapses.
+func (d *Daemon) pollLoop(ctx context.Context) {
 	poll := time.NewTicker(d.opts.PollInterval)
 	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
-			d.reloadConfig(ctx, "sighup")
 		case <-poll.C:
 			d.pollOnce(ctx)
+		}
+	}
+}
+
+// hupLoop reloads the config on SIGHUP. It has a goroutine of its own, so a
+// poll waiting on a hung store never delays reading the config.
+func (d *Daemon) hupLoop(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			d.reloadConfig(ctx, "sighup")
 		}
 	}
 }
@@ -71,14 +80,22 @@ func (d *Daemon) idpMetadataLoop(ctx context.Context) {
 }
 
 // pollOnce rebuilds when the store changed since the serving snapshot, or
-// when the snapshot's metadata is due for re-rendering.
+// when the snapshot's metadata is due for re-rendering. Its change-counter
+// read is the store's health probe (samlkeyd_store_up); when the store
+// answers again, a reload waiting for it is retried at once.
 func (d *Daemon) pollOnce(ctx context.Context) {
 	defer d.recoverJob("store poll")
 	s := d.snap.Load()
 	n, err := d.opts.Store.ChangeCounter(ctx)
+	recovered := d.storeCall(err)
 	if err != nil {
-		d.log.Warn("poll store change counter", "err", err)
+		if ctx.Err() == nil {
+			d.log.Warn("poll store change counter", "err", err)
+		}
 		return
+	}
+	if recovered {
+		d.retry.now()
 	}
 	trigger := ""
 	switch {
@@ -91,13 +108,19 @@ func (d *Daemon) pollOnce(ctx context.Context) {
 		return
 	}
 	// A change that did not build is not retried on every poll: only when
-	// the store changes again, or a minute later (the refresh case).
+	// the store changes again, or a minute later (the refresh case). One
+	// that failed because the store was unavailable is retried at the next
+	// poll that reaches the store.
 	if f := d.pollFailed; f.version == n && d.now().Before(f.at.Add(time.Minute)) {
 		return
 	}
 	if err := d.Rebuild(ctx, trigger, nil); err != nil {
-		d.pollFailed = pollFailure{version: n, at: d.now()}
-		d.log.Error("snapshot rejected", "trigger", trigger, "err", err)
+		if !errors.Is(err, store.ErrUnavailable) {
+			d.pollFailed = pollFailure{version: n, at: d.now()}
+		}
+		if ctx.Err() == nil {
+			d.log.Error("snapshot rejected", "trigger", trigger, "err", err)
+		}
 		return
 	}
 	d.pollFailed = pollFailure{}
@@ -115,9 +138,7 @@ type pollFailure struct {
 func (d *Daemon) reloadConfig(ctx context.Context, trigger string) {
 	defer d.recoverJob("config reload")
 	if d.opts.LoadConfig == nil {
-		if err := d.Rebuild(ctx, trigger, nil); err != nil {
-			d.log.Error("snapshot rejected", "trigger", trigger, "err", err)
-		}
+		d.applyConfig(ctx, trigger, nil)
 		return
 	}
 	cfg, err := d.opts.LoadConfig()
@@ -129,13 +150,70 @@ func (d *Daemon) reloadConfig(ctx context.Context, trigger string) {
 	d.applyConfig(ctx, trigger, cfg)
 }
 
+// applyConfig builds cfg (nil: the serving config) and swaps it in. When the
+// store is unavailable, now or during the build, the reload waits for it:
+// retryLoop retries it with backoff until it builds, fails for another
+// reason, or a newer reload replaces it. An edit is never lost to an outage.
 func (d *Daemon) applyConfig(ctx context.Context, trigger string, cfg *config.Config) {
-	if err := d.Rebuild(ctx, trigger, cfg); err != nil {
-		d.metrics.reloadFailures.WithLabelValues("snapshot").Inc()
-		d.log.Error("config reload rejected", "trigger", trigger, "err", err)
+	gen := d.retry.input()
+	if d.storeHealth.down() {
+		d.retry.wait(gen, trigger, cfg)
+		d.log.Warn("config reload waits for the store, which is unavailable; retried with backoff", "trigger", trigger)
 		return
 	}
-	d.log.Info("config reloaded", "trigger", trigger)
+	d.rebuildFor(ctx, gen, trigger, cfg)
+}
+
+// rebuildFor is one attempt of the reload numbered gen.
+func (d *Daemon) rebuildFor(ctx context.Context, gen uint64, trigger string, cfg *config.Config) {
+	err := d.Rebuild(ctx, trigger, cfg)
+	switch {
+	case err == nil:
+		d.retry.done(gen)
+		d.log.Info("config reloaded", "trigger", trigger)
+	case ctx.Err() != nil:
+	case errors.Is(err, store.ErrUnavailable):
+		d.retry.wait(gen, trigger, cfg)
+		d.log.Warn("config reload waits for the store; retried with backoff", "trigger", trigger, "err", err)
+	default:
+		d.retry.done(gen)
+		if cfg != nil { // a newly loaded config was rejected
+			d.metrics.reloadFailures.WithLabelValues("snapshot").Inc()
+		}
+		d.log.Error("config reload rejected", "trigger", trigger, "err", err)
+	}
+}
+
+// retryLoop retries the reload that waits for the store, when its backoff
+// is up or as soon as the poll finds the store answering again.
+func (d *Daemon) retryLoop(ctx context.Context) {
+	for {
+		var due <-chan time.Time
+		t := time.NewTimer(time.Hour)
+		if at, ok := d.retry.due(); ok {
+			t.Reset(max(0, time.Until(at)))
+			due = t.C
+		}
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-d.retry.kick:
+		case <-due:
+			d.retryOnce(ctx)
+		}
+		t.Stop()
+	}
+}
+
+func (d *Daemon) retryOnce(ctx context.Context) {
+	defer d.recoverJob("reload retry")
+	gen, trigger, cfg, ok := d.retry.take()
+	if !ok {
+		return
+	}
+	d.log.Info("retrying the reload that waited for the store", "trigger", trigger)
+	d.rebuildFor(ctx, gen, trigger, cfg)
 }
 
 // recoverJob keeps a background loop alive through a panic in one job.

@@ -14,6 +14,9 @@ type metrics struct {
 	reloadFailures  *prometheus.CounterVec
 	deprecatedAlgos *prometheus.CounterVec
 	deprecatedEnc   *prometheus.CounterVec
+	storeUp         prometheus.Gauge
+	storeErrors     *prometheus.CounterVec
+	replayPurged    prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
@@ -42,8 +45,21 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 			Name: "samlkeyd_deprecated_encryption_uses_total",
 			Help: "Encrypted assertions, IDs and attributes decrypted with a CBC content algorithm (no integrity), by IdP.",
 		}, []string{"idp", "algorithm"}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "samlkeyd_store_up",
+			Help: "1 if the last store call answered (the poll reads the store every poll interval), 0 if the store was unavailable (timeout or connection failure).",
+		}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_store_errors_total",
+			Help: "Store calls that failed for a reason other than the caller's input, by operation (change_counter, record_replay, open, with_lock, …).",
+		}, []string{"op"}),
+		replayPurged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "samlkeyd_replay_ids_purged_total",
+			Help: "Expired replay ids (accepted assertion ids) deleted from the store.",
+		}),
 	}
 	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
+		m.storeUp, m.storeErrors, m.replayPurged,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{d: d})
 	return m

@@ -11,6 +11,9 @@ import (
 const (
 	SkipStillRunning = "still_running" // the previous run of the check had not finished
 	SkipOtherReplica = "other_replica" // another replica holds the check's lock
+	// SkipStoreUnavailable: the store that holds the check's lock did not
+	// answer; the check's up and duration series are removed until it runs.
+	SkipStoreUnavailable = "store_unavailable"
 )
 
 // Metrics are the Prometheus series of the checks. A nil *Metrics records
@@ -28,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "samlkeyd_mtls_check_up",
-			Help: "1 if the last run of the outbound mTLS check succeeded, 0 if it failed.",
+			Help: "1 if the last run of the outbound mTLS check succeeded, 0 if it failed; absent while its ticks are skipped because the store is unavailable (state unknown).",
 		}, []string{"check"}),
 		duration: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "samlkeyd_mtls_check_duration_seconds",
@@ -40,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"check"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "samlkeyd_mtls_check_skipped_total",
-			Help: "Scheduled runs skipped, by reason: still_running (the previous run had not finished) or other_replica (another replica ran it).",
+			Help: "Scheduled runs skipped, by reason: still_running (the previous run had not finished), other_replica (another replica ran it) or store_unavailable (the store holding the lock did not answer).",
 		}, []string{"check", "reason"}),
 	}
 	if reg != nil {
@@ -93,6 +96,18 @@ func (m *Metrics) skip(check, reason string) {
 		return
 	}
 	m.skipped.WithLabelValues(check, reason).Inc()
+}
+
+// unknown drops the check's up and duration series: its state is unknown
+// (a tick skipped because the store was unavailable), which an absent
+// series says and a stale value would hide.
+func (m *Metrics) unknown(check string) {
+	if m == nil {
+		return
+	}
+	l := prometheus.Labels{"check": check}
+	m.up.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
 }
 
 // forget drops the series of a check that is no longer configured.

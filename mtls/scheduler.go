@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,18 +50,27 @@ type SchedulerOptions struct {
 	OnTransition func(prev, cur *Result)
 	Now          func() time.Time // nil = time.Now; used for next-run times
 	Rand         io.Reader        // jitter source; nil = crypto/rand
+	// Unavailable reports whether an error of the Locker means the shared
+	// store is unreachable (the daemon: errors.Is(err,
+	// store.ErrUnavailable)). Such a tick is skipped, counted with reason
+	// store_unavailable, and the check's up and duration series are
+	// removed until it runs again: its state is unknown, not its last
+	// value. nil = every Locker error is only logged.
+	Unavailable func(error) bool
 }
 
 // Scheduler runs checks on their cron schedules with panic recovery,
 // skip-if-still-running per check, a bound on concurrent checks, jitter and
 // a cross-replica lock; with a Locker and a Recorder shared by replicas, each
 // tick of a check runs on one replica. Stop cancels nothing: each check has
-// its own timeout.
+// its own timeout; Shutdown cancels the runs in progress.
 type Scheduler struct {
-	o    SchedulerOptions
-	log  *slog.Logger
-	cron *cron.Cron
-	sem  chan struct{}
+	o      SchedulerOptions
+	log    *slog.Logger
+	cron   *cron.Cron
+	sem    chan struct{}
+	ctx    context.Context // scheduled runs' parent; cancelled by Shutdown
+	cancel context.CancelFunc
 
 	mu   sync.Mutex
 	jobs map[string]*job
@@ -105,6 +115,7 @@ func NewScheduler(o SchedulerOptions) *Scheduler {
 		jobs: map[string]*job{},
 		last: map[string]*Result{},
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.cron = cron.New(
 		cron.WithLocation(o.Location),
 		cron.WithLogger(cronLogger{log: o.Logger}),
@@ -169,6 +180,15 @@ func (s *Scheduler) Start() { s.cron.Start() }
 // progress have finished. It cancels nothing: they end within their timeout.
 func (s *Scheduler) Stop() context.Context { return s.cron.Stop() }
 
+// Shutdown stops scheduling and cancels the scheduled runs in progress (a
+// cancelled run publishes no result), and returns a context that is done
+// when they have returned: within the Locker's own release deadline.
+func (s *Scheduler) Shutdown() context.Context {
+	done := s.cron.Stop()
+	s.cancel()
+	return done
+}
+
 // RunNow runs the named check at once, outside the schedule and without the
 // cross-replica lock, records it like a scheduled run and returns it.
 func (s *Scheduler) RunNow(ctx context.Context, name string) (*Result, error) {
@@ -216,13 +236,22 @@ func (s *Scheduler) scheduled(j *job) {
 			d %= gap / 2 // a run must stay inside its own tick
 		}
 		t := time.NewTimer(d)
-		<-t.C
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+			return
+		}
 	}
-	s.sem <- struct{}{}
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.ctx.Done():
+		return
+	}
 	defer func() { <-s.sem }()
 	c := j.check.Load() // after the waits, so a rotation during them counts
-	// Bound the store calls as well as the run; nothing outside cancels it.
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout+time.Minute)
+	// Bound the store calls as well as the run; only Shutdown cancels it.
+	ctx, cancel := context.WithTimeout(s.ctx, c.timeout+time.Minute)
 	defer cancel()
 	if s.o.Locker == nil {
 		s.execute(ctx, c)
@@ -237,10 +266,14 @@ func (s *Scheduler) scheduled(j *job) {
 		s.execute(ctx, c)
 		return nil
 	})
-	if err != nil {
+	switch {
+	case err != nil && s.o.Unavailable != nil && s.o.Unavailable(err):
+		s.o.Metrics.skip(j.name, SkipStoreUnavailable)
+		s.o.Metrics.unknown(j.name)
+		s.log.Warn("mtls check skipped: the store is unavailable", "check", j.name, "err", err)
+	case err != nil && s.ctx.Err() == nil:
 		s.log.Error("mtls check lock", "check", j.name, "err", err)
-	}
-	if !ran && err == nil {
+	case !ran && err == nil:
 		s.o.Metrics.skip(j.name, SkipOtherReplica)
 		s.log.Debug("mtls check running on another replica", "check", j.name)
 	}
@@ -263,8 +296,14 @@ func (s *Scheduler) ranThisTick(ctx context.Context, c *Check, fired time.Time, 
 }
 
 // execute runs c, then publishes the result: metrics, store, transition.
+// A run cancelled by Shutdown (or its caller) publishes nothing: it says
+// nothing about the check.
 func (s *Scheduler) execute(ctx context.Context, c *Check) *Result {
 	r := c.Run(ctx)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		s.log.Debug("mtls check cancelled", "check", c.name)
+		return r
+	}
 	s.o.Metrics.observe(r)
 	prev := s.previous(ctx, c.name)
 	if s.o.Recorder != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -474,5 +476,96 @@ func TestSchedulerOneReplicaPerTick(t *testing.T) {
 	fire(t, a, "partner")
 	if n := len(rec.History("partner")); n != 2 {
 		t.Errorf("%d runs after two ticks, want 2", n)
+	}
+}
+
+// errStoreDown stands for the store's ErrUnavailable.
+var errStoreDown = errors.New("store unavailable")
+
+// flakyLocker fails with errStoreDown while down is set and runs fn
+// otherwise; with hang set it blocks until the run's context is done.
+type flakyLocker struct{ down, hang atomic.Bool }
+
+func (l *flakyLocker) WithLock(ctx context.Context, _ string, fn func(context.Context) error) (bool, error) {
+	switch {
+	case l.hang.Load():
+		<-ctx.Done()
+		return false, ctx.Err()
+	case l.down.Load():
+		return false, fmt.Errorf("lock: %w", errStoreDown)
+	}
+	return true, fn(ctx)
+}
+
+// TestSchedulerStoreUnavailable: a tick whose lock the store cannot give
+// is skipped with reason store_unavailable, and the check's up series goes
+// away (unknown) until a run sets it again.
+func TestSchedulerStoreUnavailable(t *testing.T) {
+	p := newPKI(t)
+	reg := prometheus.NewRegistry()
+	lock := &flakyLocker{}
+	var ahead atomic.Int64 // the ticks' clock; each tick is a later one
+	s := NewScheduler(SchedulerOptions{Locker: lock, Recorder: &MemoryRecorder{}, Metrics: NewMetrics(reg),
+		Now:         func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) },
+		Unavailable: func(err error) bool { return errors.Is(err, errStoreDown) }})
+	if err := s.Update([]*Check{scheduledCheck(t, p.profile(t, p.good), "partner", closedPortURL(t), "@every 5m")}); err != nil {
+		t.Fatal(err)
+	}
+	up := map[string]string{"check": "partner"}
+	fire(t, s, "partner")
+	if _, ok := metricValue(t, reg, "samlkeyd_mtls_check_up", up); !ok {
+		t.Fatal("no up series after a run")
+	}
+	lock.down.Store(true)
+	fire(t, s, "partner")
+	fire(t, s, "partner")
+	if v, _ := metricValue(t, reg, "samlkeyd_mtls_check_skipped_total", map[string]string{"check": "partner", "reason": SkipStoreUnavailable}); v != 2 {
+		t.Errorf("store_unavailable skips %v, want 2", v)
+	}
+	if _, ok := metricValue(t, reg, "samlkeyd_mtls_check_up", up); ok {
+		t.Error("the up series keeps its old value while the store is unavailable")
+	}
+	lock.down.Store(false)
+	ahead.Store(int64(10 * time.Minute))
+	fire(t, s, "partner")
+	if _, ok := metricValue(t, reg, "samlkeyd_mtls_check_up", up); !ok {
+		t.Error("no up series after the store came back")
+	}
+}
+
+// TestSchedulerShutdownCancelsRuns: a run waiting on a hung store's lock
+// is cancelled by Shutdown, which returns at once and records nothing.
+func TestSchedulerShutdownCancelsRuns(t *testing.T) {
+	p := newPKI(t)
+	rec := &MemoryRecorder{}
+	lock := &flakyLocker{}
+	lock.hang.Store(true)
+	log, buf := testLogger()
+	s := NewScheduler(SchedulerOptions{Locker: lock, Recorder: rec, Logger: log})
+	if err := s.Update([]*Check{scheduledCheck(t, p.profile(t, p.good), "partner", closedPortURL(t), "@every 5m")}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	j := s.jobs["partner"]
+	s.mu.Unlock()
+	go j.wrapped.Run()
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	select {
+	case <-s.Shutdown().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown waited on a run stuck taking its lock")
+	}
+	// fire runs outside the cron loop: wait for it through the semaphore.
+	waitEmpty := time.Now().Add(5 * time.Second)
+	for len(s.sem) > 0 && time.Now().Before(waitEmpty) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(s.sem) > 0 {
+		t.Fatal("the run did not return after Shutdown")
+	}
+	t.Logf("shutdown in %v", time.Since(start))
+	if n := len(rec.History("partner")); n != 0 || strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("a cancelled run recorded %d results; log: %s", n, buf.String())
 	}
 }

@@ -45,36 +45,46 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 		return err
 	}
 	log := a.logger(cfg)
-	// serve alone (with init) creates a missing SQLite store, so that
-	// `samlkeyd serve` with no config works; openWith logs that it did. A
-	// PostgreSQL store is shared by replicas: one pointed at the wrong
-	// database must not start a second store with new keys there, so its
-	// schema comes from samlkeyd init.
-	o := a.storeOptionsFor(cfg)
-	o.MustExist = o.DatabaseURL != ""
-	st, err := a.openWith(ctx, o)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	d, err := daemon.New(ctx, daemon.Options{
+	// The store is opened inside Run, so that /healthz and /readyz (503)
+	// answer while it is unreachable; Run retries it with backoff. serve
+	// alone (with init) creates a missing SQLite store, so that `samlkeyd
+	// serve` with no config works; openWith logs that it did. A PostgreSQL
+	// store is shared by replicas: one pointed at the wrong database must
+	// not start a second store with new keys there, so its schema comes
+	// from samlkeyd init.
+	var st *store.Store
+	d, err := daemon.Prepare(daemon.Options{
 		Config:     cfg,
 		ConfigFile: a.configFile,
 		LoadConfig: load,
-		Store:      st,
-		Logger:     log,
+		OpenStore: func(ctx context.Context, onError func(string, error)) (daemon.Store, error) {
+			o := a.storeOptionsFor(cfg)
+			o.OnError = onError
+			o.MustExist = o.DatabaseURL != ""
+			s, err := a.openWith(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			st = s
+			return s, nil
+		},
+		Logger: log,
 	})
 	if err != nil {
-		return fmt.Errorf("first snapshot: %w", err)
+		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	printURLs(a.stdout, "http://"+ln.Addr().String(), cfg)
-	log.Info("samlkeyd serving", "addr", ln.Addr().String(), "store", st.Backend(),
-		"entity_id", cfg.SP.EntityID, "startup", time.Since(start).Round(time.Millisecond))
-	if err := d.Run(ctx, ln); err != nil {
+	log.Info("samlkeyd serving", "addr", ln.Addr().String(), "entity_id", cfg.SP.EntityID,
+		"startup", time.Since(start).Round(time.Millisecond), "shutdown_bound", daemon.ShutdownBound(cfg.StoreTimeout))
+	err = d.Run(ctx, ln)
+	if st != nil { // Run has returned: nothing uses the store any more
+		_ = st.Close()
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("samlkeyd stopped")

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/crewjam/saml"
+	"github.com/samlkeyd/samlkeyd/daemon"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
 
 // buildBinary builds samlkeyd once per test binary run.
@@ -201,4 +203,53 @@ func TestColdStart(t *testing.T) {
 		p.stop(t)
 	}
 	t.Logf("cold start on an existing data directory to the first 200 from /readyz: %v (best of 3)", best)
+}
+
+// TestServeWaitsForStore starts serve while its PostgreSQL is down: it
+// listens at once (healthz 200, readyz 503), logs each attempt, becomes
+// ready when PostgreSQL starts, and stops on SIGTERM.
+func TestServeWaitsForStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	pg := tooltest.NewPostgresCluster(t)
+	pg.Shutdown()
+	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("ab", 32))
+	p := startServe(t, t.TempDir(), "--database-url", pg.URL)
+	status := func(path string) int {
+		resp, err := http.Get(p.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	logs := func() string { // the process writes stderr meanwhile
+		sw := p.cmd.Stderr.(*syncWriter)
+		sw.mu.Lock()
+		defer sw.mu.Unlock()
+		return p.stderr.String()
+	}
+	time.Sleep(2 * time.Second)
+	if h, r := status("/healthz"), status("/readyz"); h != http.StatusOK || r != http.StatusServiceUnavailable {
+		t.Fatalf("while the store is down: healthz %d readyz %d, want 200 503\n%s", h, r, logs())
+	}
+	if n := strings.Count(logs(), "not ready: the store is unavailable"); n < 2 {
+		t.Errorf("%d attempts logged in 2 s, want at least 2:\n%s", n, logs())
+	}
+	back := time.Now()
+	pg.Start()
+	p.waitReady(t)
+	t.Logf("ready %v after PostgreSQL started", time.Since(back).Round(time.Millisecond))
+	// SIGTERM while PostgreSQL hangs returns within the bound (default
+	// store_timeout 5 s: 15 s).
+	pg.Hang()
+	time.Sleep(3 * time.Second) // the poll and the mTLS lock now wait on the store
+	start := time.Now()
+	p.stop(t)
+	took := time.Since(start)
+	t.Logf("serve exited %v after SIGTERM while PostgreSQL is SIGSTOPped (bound %v)", took.Round(time.Millisecond), daemon.ShutdownBound(0))
+	if took > daemon.ShutdownBound(0) {
+		t.Errorf("SIGTERM took %v, over the bound %v", took, daemon.ShutdownBound(0))
+	}
 }

@@ -34,7 +34,8 @@ func (a *app) storeOptionsFor(cfg *config.Config) store.Options {
 	log := a.logger(cfg)
 	log.Debug("store location", "data", cfg.Data, "database_url", cfg.Redacted().DatabaseURL, "master_key_file", cfg.MasterKeyFile)
 	o := store.Options{Logger: log, DataDir: cfg.Data, DatabaseURL: cfg.DatabaseURL, MasterKeyFile: cfg.MasterKeyFile,
-		Timeout: cfg.StoreTimeout, MustExist: true}
+		Timeout: cfg.StoreTimeout, MustExist: true,
+		OnError: func(op string, err error) { log.Debug("store call failed", "op", op, "err", err) }}
 	if k := os.Getenv("SAMLKEYD_MASTER_KEY"); k != "" {
 		o.MasterKey = secret.FromString(k)
 	}
