@@ -181,6 +181,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	}
 	if prev == nil || newConfig {
 		d.rotations.arm(s.Config)
+		d.warnFetchRecognition(s.Config)
 	}
 	for _, w := range s.Metadata.Warnings() {
 		d.log.Warn("metadata", "warning", w)
