@@ -51,6 +51,9 @@ type Options struct {
 	PollInterval time.Duration        // store change-counter poll; 0 = 2s
 	Registry     *prometheus.Registry // nil = a new registry
 	HTTPClient   *http.Client         // transport for IdP metadata_url fetches (idpmeta rules still apply); nil = idpmeta.NewTransport
+	// MetricsListener, when set, is where Run serves /metrics (alone); the
+	// main listener then answers 404 for it. Run closes it at shutdown.
+	MetricsListener net.Listener
 }
 
 // Daemon serves one snapshot at a time. All methods are safe for concurrent
@@ -249,16 +252,26 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	d.checks.Start()
 	defer func() { <-d.checks.Stop().Done() }()
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, 2)
+	go func() { served <- fmt.Errorf("serve %s: %w", ln.Addr(), srv.Serve(ln)) }()
+	msrv := d.metricsServer(srv) // nil without Options.MetricsListener
+	d.serveMetrics(msrv, served)
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		_ = srv.Close()
+		if msrv != nil {
+			_ = msrv.Close()
+		}
+		return err
 	case <-ctx.Done():
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
+	err := srv.Shutdown(shutCtx)
+	if msrv != nil { // after the API has drained; metrics stay scrapeable meanwhile
+		_ = msrv.Shutdown(shutCtx)
+	}
+	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
 	return nil
