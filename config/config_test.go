@@ -240,9 +240,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Listen:       "127.0.0.1:8080",
-		Data:         "./samlkeyd-data",
-		StoreTimeout: 5 * time.Second,
+		Listen:         "127.0.0.1:8080",
+		Data:           "./samlkeyd-data",
+		StoreTimeout:   5 * time.Second,
 		LogLevel:       "info",
 		MaxConnections: 1024,
 		SP: config.SP{
