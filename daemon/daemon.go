@@ -72,8 +72,9 @@ type Daemon struct {
 	idpMeta     *idpmeta.Cache   // IdP metadata fetched from metadata_url
 	metaFetcher *idpmeta.Fetcher // fetches metadata_url
 
-	pollFailed pollFailure // touched by pollOnce only (one goroutine)
-	fetches    fetchLog    // metadata fetches by IdP last written to the store
+	pollFailed pollFailure  // touched by pollOnce only (one goroutine)
+	fetches    fetchLog     // metadata fetches by IdP last written to the store
+	decrypts   decryptBurst // opaque decryption failures by IdP, for the decrypt_failures alert
 
 	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config

@@ -14,6 +14,7 @@ type metrics struct {
 	reloadFailures  *prometheus.CounterVec
 	deprecatedAlgos *prometheus.CounterVec
 	deprecatedEnc   *prometheus.CounterVec
+	responseFails   *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
@@ -42,8 +43,12 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 			Name: "samlkeyd_deprecated_encryption_uses_total",
 			Help: "Encrypted assertions, IDs and attributes decrypted with a CBC content algorithm (no integrity), by IdP.",
 		}, []string{"idp", "algorithm"}),
+		responseFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_response_failures_total",
+			Help: "SAMLResponses refused by POST /api/v1/responses, by IdP (empty when the name is no configured IdP) and failed check.",
+		}, []string{"idp", "check"}),
 	}
-	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
+	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc, m.responseFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{d: d})
 	return m
