@@ -15,7 +15,8 @@
 // (routes, middleware, the /api/v1 handlers), loops.go (background loops
 // and the rotation schedule), alerts.go (every alert rule and its
 // de-duplication key), expiry.go, metrics.go, selftest.go, rotation.go,
-// fetches.go and idpmeta.go.
+// fetches.go, idpmeta.go and listeners.go (the connection cap and the
+// metrics listener).
 package daemon
 
 import (
