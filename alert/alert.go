@@ -21,12 +21,13 @@ import (
 
 // Kinds of alert the daemon raises.
 const (
-	KindExpiry         = "expiry"
-	KindCheckFailed    = "check_failed"
-	KindCheckRecovered = "check_recovered"
-	KindRotationFailed = "rotation_failed"
-	KindSnapshotFailed = "snapshot_failed"
-	KindSelftestFailed = "selftest_failed"
+	KindExpiry          = "expiry"
+	KindCheckFailed     = "check_failed"
+	KindCheckRecovered  = "check_recovered"
+	KindRotationFailed  = "rotation_failed"
+	KindSnapshotFailed  = "snapshot_failed"
+	KindSelftestFailed  = "selftest_failed"
+	KindDecryptFailures = "decrypt_failures"
 )
 
 // Severities an Alert may carry.

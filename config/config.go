@@ -28,6 +28,11 @@ type Config struct {
 	// StoreTimeout bounds every store call (0: the store's default, 5s).
 	StoreTimeout time.Duration `mapstructure:"store_timeout" yaml:"store_timeout"`
 	LogLevel     string        `mapstructure:"log_level" yaml:"log_level"`
+	// The network edge (edge.go): the connection cap, the metrics
+	// listener, and the proxies whose X-Forwarded-For is believed.
+	MaxConnections int      `mapstructure:"max_connections" yaml:"max_connections"`
+	MetricsListen  string   `mapstructure:"metrics_listen" yaml:"metrics_listen,omitempty"`
+	TrustedProxies []string `mapstructure:"trusted_proxies" yaml:"trusted_proxies,omitempty"`
 
 	SP         SP         `mapstructure:"sp" yaml:"sp"`
 	IdPs       []IdP      `mapstructure:"idps" yaml:"idps"`
@@ -37,6 +42,10 @@ type Config struct {
 	Checks     []Check    `mapstructure:"checks" yaml:"checks"`
 	Rotation   Rotation   `mapstructure:"rotation" yaml:"rotation"`
 	Alerts     Alerts     `mapstructure:"alerts" yaml:"alerts"`
+
+	// ParsedTrustedProxies is TrustedProxies parsed by Validate, one
+	// network per entry (a single address is a /32 or /128).
+	ParsedTrustedProxies []netip.Prefix `mapstructure:"-" yaml:"-"`
 }
 
 // SP is the service provider's own SAML settings.
@@ -121,11 +130,14 @@ type IdP struct {
 	MetadataSigningCert string `mapstructure:"metadata_signing_cert" yaml:"metadata_signing_cert,omitempty"`
 	AllowHTTP           bool   `mapstructure:"allow_http" yaml:"allow_http,omitempty"` // tests only: accept http: endpoints
 	// MetadataFetchers and MetadataUserAgent recognise this IdP's fetches
-	// of the SP metadata (by source address or network, or by a substring
+	// of the SP metadata (by source address or network, and by a substring
 	// of the User-Agent), so a key rollover can wait until it has seen the
-	// next key.
-	MetadataFetchers  []string `mapstructure:"metadata_fetchers" yaml:"metadata_fetchers,omitempty"`
-	MetadataUserAgent string   `mapstructure:"metadata_user_agent" yaml:"metadata_user_agent,omitempty"`
+	// next key. Where MetadataFetchers is set the source address must
+	// match (and the User-Agent too, when set); a User-Agent alone counts
+	// only with MetadataUserAgentTrusted, since anyone can send it.
+	MetadataFetchers         []string `mapstructure:"metadata_fetchers" yaml:"metadata_fetchers,omitempty"`
+	MetadataUserAgent        string   `mapstructure:"metadata_user_agent" yaml:"metadata_user_agent,omitempty"`
+	MetadataUserAgentTrusted bool     `mapstructure:"metadata_user_agent_trusted" yaml:"metadata_user_agent_trusted,omitempty"`
 	// AllowCBC overrides sp.allow_cbc for this IdP (nil = sp.allow_cbc).
 	AllowCBC *bool `mapstructure:"allow_cbc" yaml:"allow_cbc,omitempty"`
 	// AllowSHA1 accepts rsa-sha1 and SHA-1 digests in this IdP's
@@ -207,8 +219,11 @@ type RotationPolicy struct {
 // Alerts configures expiry thresholds and alert sinks.
 type Alerts struct {
 	Thresholds []time.Duration `mapstructure:"thresholds" yaml:"thresholds"`
-	Webhook    *Webhook        `mapstructure:"webhook" yaml:"webhook,omitempty"`
-	SMTP       *SMTP           `mapstructure:"smtp" yaml:"smtp,omitempty"`
+	// DecryptFailureBurst: more opaque decryption failures than this from
+	// one IdP within DecryptFailureWindow raise a decrypt_failures alert.
+	DecryptFailureBurst int      `mapstructure:"decrypt_failure_burst" yaml:"decrypt_failure_burst"`
+	Webhook             *Webhook `mapstructure:"webhook" yaml:"webhook,omitempty"`
+	SMTP                *SMTP    `mapstructure:"smtp" yaml:"smtp,omitempty"`
 }
 
 // Webhook is the JSON webhook alert sink.

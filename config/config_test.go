@@ -68,6 +68,15 @@ func TestBadFixtures(t *testing.T) {
 		{"duration-no-unit.yaml", nil, []string{
 			`sp.metadata.valid_for: 172800 has no unit: write a duration like 48h, 30m or 10s`,
 		}},
+		{"edge.yaml", nil, []string{
+			`max_connections: 0 is not from 1 to 1000000 (the default, 1024, suits one SP)`,
+			`metrics_listen: "127.0.0.1:8080" is listen's address: give /metrics its own port, like 127.0.0.1:9108, or leave metrics_listen unset`,
+			`trusted_proxies[1]: "proxy.example.com" is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24`,
+			`trusted_proxies[2]: "10.0.0.0/33" is not an IP address or network, like 192.0.2.10 or 192.0.2.0/24`,
+			`idps[0].metadata_user_agent_trusted: needs metadata_user_agent: there is no User-Agent to trust`,
+			`idps[1].metadata_user_agent_trusted: has no effect with metadata_fetchers: the source address decides; remove one of them`,
+			`alerts.decrypt_failure_burst: must be at least 1 (default 20)`,
+		}},
 		{"empty.yaml", config.ErrEmpty, []string{
 			`config file is empty: write at least one key (an empty file would silently reset every setting to its default)`,
 		}},
@@ -231,10 +240,11 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Listen:       "127.0.0.1:8080",
-		Data:         "./samlkeyd-data",
-		StoreTimeout: 5 * time.Second,
-		LogLevel:     "info",
+		Listen:         "127.0.0.1:8080",
+		Data:           "./samlkeyd-data",
+		StoreTimeout:   5 * time.Second,
+		LogLevel:       "info",
+		MaxConnections: 1024,
 		SP: config.SP{
 			EntityID:             "http://127.0.0.1:8080/saml/metadata",
 			BaseURL:              "http://127.0.0.1:8080",
@@ -247,7 +257,8 @@ func TestDefaults(t *testing.T) {
 				MaxNamespaceDeclarations: 20000, MaxNameLength: 256, MaxValueLength: 65536, MaxTextLength: 1 << 20},
 			Metadata: config.Metadata{ValidFor: 48 * time.Hour, CacheDuration: 24 * time.Hour},
 		},
-		Alerts: config.Alerts{Thresholds: []time.Duration{1440 * time.Hour, 720 * time.Hour, 336 * time.Hour, 168 * time.Hour, 72 * time.Hour, 24 * time.Hour}},
+		Alerts: config.Alerts{Thresholds: []time.Duration{1440 * time.Hour, 720 * time.Hour, 336 * time.Hour, 168 * time.Hour, 72 * time.Hour, 24 * time.Hour},
+			DecryptFailureBurst: 20},
 	}
 	if diff := compare(c, &want); diff != "" {
 		t.Errorf("defaults differ:\n%s", diff)

@@ -16,6 +16,7 @@ import (
 
 // parsedYAML sets every key whose value is parsed at load.
 const parsedYAML = `
+trusted_proxies: ["10.0.0.1", "2001:db8::/64"]
 idps:
   - name: corp
     entity_id: https://idp.example.com/metadata
@@ -67,6 +68,7 @@ func TestParsedValues(t *testing.T) {
 	}
 	eq(t, "idps[0] fetchers", c.IdPs[0].ParsedFetchers, wantNets)
 	eq(t, "idps[1] fetchers", c.IdPs[1].ParsedFetchers, []netip.Prefix(nil))
+	eq(t, "trusted proxies", c.ParsedTrustedProxies, []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("2001:db8::/64")})
 	eq(t, "fetchers as written", c.IdPs[0].MetadataFetchers, []string{"192.0.2.0/24", "2001:db8::7", "198.51.100.9", "10.1.2.3/8"})
 
 	r := c.Redacted()

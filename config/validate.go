@@ -183,6 +183,7 @@ func (c *Config) Validate() error {
 	p.rotation("rotation.signing", c.Rotation.Signing)
 	p.rotation("rotation.encryption", c.Rotation.Encryption)
 	p.alerts(&c.Alerts)
+	p.edge(c)
 	return errors.Join(p...)
 }
 

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/alert"
@@ -14,6 +17,7 @@ import (
 	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
 	"github.com/samlkeyd/samlkeyd/mtls"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
 // The alert rules: what is worth an alert, at what severity, and its
@@ -185,5 +189,85 @@ func (d *Daemon) alertRotationFailed(ctx context.Context, use keys.Use, err erro
 	}
 	if serr := d.alerts.Send(ctx, a); serr != nil {
 		d.log.Warn("rotation alert not sent", "err", serr)
+	}
+}
+
+// decryptBurst counts, per IdP, the opaque decryption failures within a
+// sliding window, and remembers the hour it last alerted. The zero value
+// is ready to use; it holds at most limit+1 times per configured IdP.
+type decryptBurst struct {
+	mu      sync.Mutex
+	times   map[string][]time.Time // oldest first, all within the window
+	alerted map[string]string      // IdP -> hourOf the last alert
+}
+
+// note records a failure of idp at now and reports whether more than
+// limit fell within window and no alert was raised for idp this hour.
+func (b *decryptBurst) note(idp string, now time.Time, limit int, window time.Duration) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.times == nil {
+		b.times, b.alerted = map[string][]time.Time{}, map[string]string{}
+	}
+	ts := b.times[idp]
+	for len(ts) > 0 && !ts[0].After(now.Add(-window)) {
+		ts = ts[1:]
+	}
+	ts = append(ts, now)
+	if len(ts) > limit+1 {
+		ts = ts[len(ts)-limit-1:]
+	}
+	b.times[idp] = ts
+	if len(ts) <= limit || b.alerted[idp] == hourOf(now) {
+		return false
+	}
+	b.alerted[idp] = hourOf(now)
+	return true
+}
+
+// retry forgets this hour's alert for idp, so the next failure tries again.
+func (b *decryptBurst) retry(idp string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.alerted, idp)
+}
+
+// responseRefused counts a refused SAMLResponse by IdP and check, and
+// raises decrypt_failures (a warning, at most hourly per IdP) when more
+// than alerts.decrypt_failure_burst opaque decryption failures of one IdP
+// fall within config.DecryptFailureWindow: altered ciphertexts are what a
+// padding-oracle probe sends. A name that is no configured IdP is counted
+// with idp "", so callers cannot grow the series.
+func (d *Daemon) responseRefused(ctx context.Context, cfg *config.Config, idp string, re *sp.ResponseError) {
+	if !slices.ContainsFunc(cfg.IdPs, func(p config.IdP) bool { return p.Name == idp }) {
+		idp = ""
+	}
+	d.metrics.responseFails.WithLabelValues(idp, re.Check).Inc()
+	if idp == "" || re.Check != sp.CheckDecrypt || !errors.Is(re, sp.ErrResponseOpaque) {
+		return
+	}
+	limit := cfg.Alerts.DecryptFailureBurst
+	if limit <= 0 {
+		limit = config.DefaultDecryptFailureBurst
+	}
+	now := d.now()
+	if !d.decrypts.note(idp, now, limit, config.DecryptFailureWindow) {
+		return
+	}
+	a := alert.Alert{
+		Key:      alertKey("decrypt_failures", idp, hourOf(now)),
+		Kind:     alert.KindDecryptFailures,
+		Severity: alert.SeverityWarning,
+		Summary: fmt.Sprintf("more than %d encrypted assertions from idp %q failed to decrypt and verify within %s",
+			limit, idp, config.DecryptFailureWindow),
+		Detail: "Someone may be probing the decrypter with altered ciphertexts. The daemon log names the API tokens " +
+			"that sent them. To close the residual risk, set want_response_signed: true for this IdP, or allow_cbc: false " +
+			"once it encrypts with AES-GCM.",
+		Subject: map[string]string{"idp": idp, "check": sp.CheckDecrypt},
+		Time:    now,
+	}
+	if err := d.alerts.Send(ctx, a); err != nil {
+		d.decrypts.retry(idp)
+		d.log.Warn("decrypt failure alert not sent; the next failure retries", "idp", idp, "err", err)
 	}
 }

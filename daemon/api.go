@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -116,6 +117,9 @@ func (d *Daemon) apiResponse(w http.ResponseWriter, r *http.Request, snap *Snaps
 	}
 	a, err := snap.Responses.Verify(r.Context(), req.IdP, req.SAMLResponse, req.RequestID)
 	var re *sp.ResponseError
+	if errors.As(err, &re) {
+		d.responseRefused(context.WithoutCancel(r.Context()), snap.Config, req.IdP, re)
+	}
 	switch {
 	case err == nil:
 		d.log.Info("response verified", "idp", req.IdP, "actor", actor, "issuer", a.Issuer)

@@ -22,7 +22,8 @@
 // (routes, middleware, the /api/v1 handlers), loops.go (background loops
 // and the rotation schedule), alerts.go (every alert rule and its
 // de-duplication key), expiry.go, metrics.go, selftest.go, rotation.go,
-// fetches.go and idpmeta.go.
+// fetches.go, idpmeta.go and listeners.go (the connection cap and the
+// metrics listener).
 package daemon
 
 import (
@@ -67,6 +68,9 @@ type Options struct {
 	PollInterval time.Duration        // store change-counter poll; 0 = 2s
 	Registry     *prometheus.Registry // nil = a new registry
 	HTTPClient   *http.Client         // transport for IdP metadata_url fetches (idpmeta rules still apply); nil = idpmeta.NewTransport
+	// MetricsListener, when set, is where Run serves /metrics (alone); the
+	// main listener then answers 404 for it. Run closes it at shutdown.
+	MetricsListener net.Listener
 }
 
 // Daemon serves one snapshot at a time. All methods are safe for concurrent
@@ -88,8 +92,9 @@ type Daemon struct {
 	storeHealth *storeHealth     // samlkeyd_store_up and the store's state
 	retry       reloadRetry      // a reload waiting for the store to come back
 
-	pollFailed pollFailure // touched by pollOnce only (one goroutine)
-	fetches    fetchLog    // metadata fetches by IdP last written to the store
+	pollFailed pollFailure  // touched by pollOnce only (one goroutine)
+	fetches    fetchLog     // metadata fetches by IdP last written to the store
+	decrypts   decryptBurst // opaque decryption failures by IdP, for the decrypt_failures alert
 
 	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config
@@ -234,6 +239,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	}
 	if newConfig {
 		d.rotations.arm(s.Config)
+		d.warnFetchRecognition(s.Config)
 	}
 	for _, w := range s.Metadata.Warnings() {
 		d.log.Warn("metadata", "warning", w)
@@ -304,8 +310,10 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer signal.Stop(hup)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	served := make(chan error, 2)
+	go func() { served <- fmt.Errorf("serve %s: %w", ln.Addr(), srv.Serve(ln)) }()
+	msrv := d.metricsServer(srv) // nil without Options.MetricsListener
+	d.serveMetrics(msrv, served)
 	var loops sync.WaitGroup
 	ready := make(chan error, 1)
 	loops.Add(1)
@@ -315,7 +323,7 @@ wait:
 	for {
 		select {
 		case err := <-served:
-			runErr = fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			runErr = err
 			break wait
 		case <-ctx.Done():
 			break wait
@@ -329,7 +337,7 @@ wait:
 		}
 	}
 	cancel()
-	if err := d.shutdown(srv, &loops); err != nil && runErr == nil {
+	if err := d.shutdown(srv, msrv, &loops); err != nil && runErr == nil {
 		runErr = err
 	}
 	return runErr
@@ -350,11 +358,11 @@ func (d *Daemon) startLoops(ctx context.Context, hup <-chan os.Signal, wg *sync.
 	}
 }
 
-// shutdown drains HTTP (at most drainTimeout, then closes the remaining
-// connections) while the loops, checks and rotations, already cancelled,
+// shutdown drains HTTP, the metrics listener's server (msrv, nil when
+// none) last (at most drainTimeout, then closes the remaining connections) while the loops, checks and rotations, already cancelled,
 // return; then it closes the alert dispatcher. It gives up waiting at
 // ShutdownBound and says what it left behind.
-func (d *Daemon) shutdown(srv *http.Server, loops *sync.WaitGroup) error {
+func (d *Daemon) shutdown(srv, msrv *http.Server, loops *sync.WaitGroup) error {
 	bound := ShutdownBound(d.opts.Config.StoreTimeout)
 	deadline, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
@@ -366,6 +374,11 @@ func (d *Daemon) shutdown(srv *http.Server, loops *sync.WaitGroup) error {
 		if err != nil {
 			_ = srv.Close()
 			err = fmt.Errorf("graceful shutdown: %w (connections closed)", err)
+		}
+		if msrv != nil { // after the API has drained; metrics stay scrapeable meanwhile
+			if merr := msrv.Shutdown(dctx); merr != nil {
+				_ = msrv.Close()
+			}
 		}
 		drained <- err
 	}()

@@ -456,7 +456,7 @@ func TestAPIHostileInput(t *testing.T) {
 		name, path, body string
 		code             int
 	}{
-		{"huge body", "/api/v1/authn-requests", `{"idp":"corp","relay_state":"` + strings.Repeat("a", 2<<20) + `"}`, http.StatusRequestEntityTooLarge},
+		{"huge body", "/api/v1/authn-requests", `{"idp":"corp","relay_state":"` + strings.Repeat("a", maxBody) + `"}`, http.StatusRequestEntityTooLarge},
 		{"bad JSON", "/api/v1/authn-requests", `{"idp":`, http.StatusBadRequest},
 		{"unknown field", "/api/v1/authn-requests", `{"idp":"corp","evil":1}`, http.StatusBadRequest},
 		{"two objects", "/api/v1/authn-requests", `{"idp":"corp"}{"idp":"corp"}`, http.StatusBadRequest},

@@ -6,13 +6,15 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/samlkeyd/samlkeyd/metadata"
+	"github.com/samlkeyd/samlkeyd/sp"
 )
 
-// maxBody caps every API request body; SAML requests are small.
-const maxBody = 1 << 20
+// maxBody caps every API request body: a SAMLResponse of the size sp
+// accepts (sp.MaxResponseBase64) with room for the JSON around it, even
+// from a client that escapes "/" as "\/" and keeps the base64's CRLF line
+// breaks (each escaped in JSON: ~4% more).
+const maxBody = sp.MaxResponseBase64 + 256<<10
 
 // Handler returns the daemon's HTTP surface: the public metadata and
 // certificate routes, health, metrics, and the authenticated API. Each
@@ -31,7 +33,9 @@ func (d *Daemon) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	}))
 	route("GET /readyz", http.HandlerFunc(d.readyz))
-	route("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
+	if d.opts.MetricsListener == nil { // else only the metrics listener serves it
+		route("GET /metrics", d.metricsHandler())
+	}
 	for _, a := range d.apiRoutes() {
 		route(a.pattern, d.requireScope(a.scope, a.h))
 	}
@@ -75,6 +79,7 @@ func (d *Daemon) instrument(mux *http.ServeMux) http.Handler {
 			d.loaded(snap)
 		}
 		r = r.WithContext(context.WithValue(r.Context(), snapshotKey{}, snap))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		mux.ServeHTTP(sw, r)
 		route := r.Pattern
@@ -115,6 +120,7 @@ func writeError(w http.ResponseWriter, code int, kind, detail string) {
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)

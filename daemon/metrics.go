@@ -17,6 +17,7 @@ type metrics struct {
 	storeUp         prometheus.Gauge
 	storeErrors     *prometheus.CounterVec
 	replayPurged    prometheus.Counter
+	responseFails   *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
@@ -45,6 +46,10 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 			Name: "samlkeyd_deprecated_encryption_uses_total",
 			Help: "Encrypted assertions, IDs and attributes decrypted with a CBC content algorithm (no integrity), by IdP.",
 		}, []string{"idp", "algorithm"}),
+		responseFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_response_failures_total",
+			Help: "SAMLResponses refused by POST /api/v1/responses, by IdP (empty when the name is no configured IdP) and failed check.",
+		}, []string{"idp", "check"}),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "samlkeyd_store_up",
 			Help: "1 if the last store call answered (the poll reads the store every poll interval), 0 if the store was unavailable (timeout or connection failure).",
@@ -59,7 +64,7 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
-		m.storeUp, m.storeErrors, m.replayPurged,
+		m.storeUp, m.storeErrors, m.replayPurged, m.responseFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{d: d})
 	return m

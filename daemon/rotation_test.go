@@ -35,6 +35,7 @@ func TestRotationRollover(t *testing.T) {
 	cfg.Rotation.Signing = &config.RotationPolicy{Validity: 90 * day, RotateBefore: 30 * day, PublishFor: 7 * day,
 		RetireAfter: 14 * day, MaxWait: 7 * day, Schedule: "@daily"}
 	cfg.IdPs[0].MetadataUserAgent = "CorpIdP-Refresh"
+	cfg.IdPs[0].MetadataUserAgentTrusted = true // recognised by User-Agent alone, as the operator allowed
 	d, err := New(ctx, Options{Config: cfg, Store: st, Now: now, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,7 @@ func TestTwoYearsOfRotation(t *testing.T) {
 	cfg := testConfig()
 	cfg.Rotation = config.Rotation{Signing: policy, Encryption: policy}
 	cfg.IdPs[0].MetadataUserAgent = "CorpIdP"
+	cfg.IdPs[0].MetadataUserAgentTrusted = true // recognised by User-Agent alone, as the operator allowed
 	cfg.Alerts = config.Alerts{Thresholds: []time.Duration{60 * day, 30 * day, 14 * day, 7 * day, 3 * day, day},
 		Webhook: &config.Webhook{URL: hook.URL}}
 	d, err := New(ctx, Options{Config: cfg, Store: st, Now: now})

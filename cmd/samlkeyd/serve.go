@@ -45,6 +45,13 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 		return err
 	}
 	log := a.logger(cfg)
+	mln, err := listen("metrics_listen", cfg.MetricsListen, cfg.MaxConnections)
+	if err != nil {
+		return err
+	}
+	if mln != nil {
+		defer mln.Close() // Run closes it; this covers a failed start
+	}
 	// The store is opened inside Run, so that /healthz and /readyz (503)
 	// answer while it is unreachable; Run retries it with backoff. serve
 	// alone (with init) creates a missing SQLite store, so that `samlkeyd
@@ -68,17 +75,23 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 			st = s
 			return s, nil
 		},
-		Logger: log,
+		Logger:          log,
+		MetricsListener: mln,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen("listen", cfg.Listen, cfg.MaxConnections)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
-	printURLs(a.stdout, "http://"+ln.Addr().String(), cfg)
-	log.Info("samlkeyd serving", "addr", ln.Addr().String(), "entity_id", cfg.SP.EntityID,
+	metricsBase := "http://" + ln.Addr().String()
+	if mln != nil {
+		metricsBase = "http://" + mln.Addr().String()
+	}
+	printURLs(a.stdout, "http://"+ln.Addr().String(), metricsBase, cfg)
+	log.Info("samlkeyd serving", "addr", ln.Addr().String(), "metrics", metricsBase+"/metrics",
+		"max_connections", cfg.MaxConnections, "entity_id", cfg.SP.EntityID,
 		"startup", time.Since(start).Round(time.Millisecond), "shutdown_bound", daemon.ShutdownBound(cfg.StoreTimeout))
 	err = d.Run(ctx, ln)
 	if st != nil { // Run has returned: nothing uses the store any more
@@ -91,9 +104,23 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command) error {
 	return nil
 }
 
+// listen opens the listener of a config key (key = the address; "" = none),
+// holding at most maxConns connections at once.
+func listen(key, addr string, maxConns int) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s on %s: %w", key, addr, err)
+	}
+	return daemon.LimitListener(ln, maxConns), nil
+}
+
 // printURLs prints every URL the daemon serves, so an operator can paste
-// the metadata URL into an IdP straight away.
-func printURLs(w io.Writer, base string, cfg *config.Config) {
+// the metadata URL into an IdP straight away. metricsBase is where
+// /metrics is served: base, or the metrics listener's.
+func printURLs(w io.Writer, base, metricsBase string, cfg *config.Config) {
 	fmt.Fprintf(w, "samlkeyd listening on %s\n", base)
 	fmt.Fprintf(w, "  entity id         %s\n", cfg.SP.EntityID)
 	for _, u := range []struct{ what, path string }{
@@ -105,10 +132,10 @@ func printURLs(w io.Writer, base string, cfg *config.Config) {
 		{"encryption DER", "/saml/certs/encryption.crt"},
 		{"health", "/healthz"},
 		{"readiness", "/readyz"},
-		{"metrics", "/metrics"},
 	} {
 		fmt.Fprintf(w, "  %-17s %s%s\n", u.what, base, u.path)
 	}
+	fmt.Fprintf(w, "  %-17s %s/metrics\n", "metrics", metricsBase)
 	api := "off (no api.tokens configured)"
 	if len(cfg.API.Tokens) > 0 {
 		api = base + "/api/v1/"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/xml"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -251,5 +252,44 @@ func TestServeWaitsForStore(t *testing.T) {
 	t.Logf("serve exited %v after SIGTERM while PostgreSQL is SIGSTOPped (bound %v)", took.Round(time.Millisecond), daemon.ShutdownBound(0))
 	if took > daemon.ShutdownBound(0) {
 		t.Errorf("SIGTERM took %v, over the bound %v", took, daemon.ShutdownBound(0))
+	}
+}
+
+// TestServeMetricsListener: with metrics_listen, /metrics is served on that
+// address and the main listener answers 404 for it.
+func TestServeMetricsListener(t *testing.T) {
+	dir := t.TempDir()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := free.Addr().String()
+	free.Close()
+	file := filepath.Join(dir, "samlkeyd.yaml")
+	if err := os.WriteFile(file, []byte("metrics_listen: "+metricsAddr+"\nmax_connections: 64\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, dir, "--config", file)
+	p.waitReady(t)
+	for _, tc := range []struct {
+		url  string
+		code int
+	}{
+		{p.base + "/metrics", http.StatusNotFound},
+		{"http://" + metricsAddr + "/metrics", http.StatusOK},
+		{"http://" + metricsAddr + "/saml/metadata", http.StatusNotFound},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tc.url, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("GET %s: %d, want %d", tc.url, resp.StatusCode, tc.code)
+		}
+	}
+	p.stop(t)
+	if !strings.Contains(p.stderr.String(), "metrics=http://"+metricsAddr+"/metrics") {
+		t.Errorf("the start log line does not name the metrics listener:\n%s", p.stderr)
 	}
 }
