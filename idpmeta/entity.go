@@ -77,9 +77,9 @@ func EndpointFor(list []Endpoint, binding string) (Endpoint, bool) {
 
 // Filter selects the entities of a source; empty fields select everything.
 type Filter struct {
-	EntityIDs              []string
-	RegistrationAuthority  []string
-	EntityCategory         []string // any of
+	EntityIDs             []string
+	RegistrationAuthority []string
+	EntityCategory        []string // any of
 }
 
 func (f Filter) match(e *Entity) bool {
@@ -106,9 +106,9 @@ type indexer struct {
 	certIntern map[string][]byte
 
 	cur       *Entity
-	at        int // depth of the current EntityDescriptor
-	isIdP     bool // the entity has a SAML 2.0 IDPSSODescriptor
-	inIDP     bool // the scan is inside it
+	at        int    // depth of the current EntityDescriptor
+	isIdP     bool   // the entity has a SAML 2.0 IDPSSODescriptor
+	inIDP     bool   // the scan is inside it
 	ext       bool   // in md:Extensions
 	eaName    string // Name of the saml:Attribute being read in mdattr:EntityAttributes
 	inEA      bool

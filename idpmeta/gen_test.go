@@ -131,7 +131,8 @@ func writeEntity(w io.Writer, i int, sign, enc []byte) {
   <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol urn:oasis:names:tc:SAML:1.1:protocol">
     <md:Extensions>
       <shibmd:Scope regexp="false">uni%[4]d.example.edu</shibmd:Scope>
-      <mdui:UIInfo><mdui:DisplayName xml:lang="en">University %[4]d &amp; Partners (IdP %[5]d)</mdui:DisplayName><mdui:DisplayName xml:lang="de">Universität %[4]d</mdui:DisplayName><mdui:Description xml:lang="en">Identity provider of University %[4]d, for staff &lt;and&gt; students.</mdui:Description><mdui:InformationURL xml:lang="en">https://%[1]s/about</mdui:InformationURL><mdui:Logo height="60" width="80">https://%[1]s/logo.png</mdui:Logo></mdui:UIInfo>
+      <mdui:UIInfo><mdui:DisplayName xml:lang="en">University %[4]d &amp; Partners (IdP %[5]d)</mdui:DisplayName><mdui:DisplayName xml:lang="de">Universität %[4]d</mdui:DisplayName><mdui:Description xml:lang="en">Identity provider of University %[4]d, for staff &lt;and&gt; students.</mdui:Description><mdui:InformationURL xml:lang="en">https://%[1]s/about</mdui:InformationURL><mdui:Description xml:lang="de">Identitätsanbieter der Universität %[4]d für Beschäftigte und Studierende.</mdui:Description><mdui:Description xml:lang="fr">Fournisseur d'identité de l'université %[4]d pour le personnel et les étudiants.</mdui:Description><mdui:PrivacyStatementURL xml:lang="en">https://%[1]s/privacy</mdui:PrivacyStatementURL><mdui:Logo height="16" width="16">https://%[1]s/favicon.ico</mdui:Logo><mdui:Logo height="60" width="80">https://%[1]s/logo.png</mdui:Logo></mdui:UIInfo>
+      <mdui:DiscoHints><mdui:IPHint>192.0.2.0/24</mdui:IPHint><mdui:DomainHint>uni%[4]d.example.edu</mdui:DomainHint><mdui:GeolocationHint>geo:52.03,1.14</mdui:GeolocationHint></mdui:DiscoHints>
     </md:Extensions>
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
 %[6]s
@@ -154,6 +155,9 @@ func writeEntity(w io.Writer, i int, sign, enc []byte) {
   <md:AttributeAuthorityDescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
 %[6]s
+</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
+%[7]s
 </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
     <md:AttributeService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://%[1]s:8443/idp/profile/SAML2/SOAP/AttributeQuery"/>
   </md:AttributeAuthorityDescriptor>
@@ -203,7 +207,7 @@ func signedAggregate(t testing.TB, o genOptions, cache bool) string {
 	keys := testKeys(t)
 	dir := t.TempDir()
 	if cache {
-		sum := sha256.Sum256(fmt.Appendf(nil, "%+v %x", o, keys[0].der))
+		sum := sha256.Sum256(fmt.Appendf(nil, "v2 %+v %x", o, keys[0].der)) // v2: bump when writeEntity changes
 		dir = filepath.Join(os.TempDir(), "samlkeyd-aggregate-"+hex.EncodeToString(sum[:8]))
 		if _, err := os.Stat(filepath.Join(dir, "signed.xml")); err == nil {
 			return filepath.Join(dir, "signed.xml")

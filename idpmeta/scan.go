@@ -54,6 +54,8 @@ type scan struct {
 	sigDone  bool
 	children int // element children of the root seen so far
 
+	ignoreSig bool // canonicalize only: the Signature is dropped, not read
+
 	root      xml.StartElement
 	rootSpace string
 	c         consumer
@@ -193,6 +195,9 @@ func (s *scan) end(t xml.EndElement, depth int) error {
 		if depth == 2 {
 			sig, err := s.sig.parse()
 			s.sig, s.sigDone, s.children = nil, true, 1
+			if s.ignoreSig {
+				sig, err = nil, nil
+			}
 			if err != nil {
 				return err
 			}
