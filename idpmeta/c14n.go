@@ -161,6 +161,11 @@ func (e *c14nWriter) start(t *xml.StartElement, ns *nsContext) error {
 		}
 		return strings.Compare(a.local, b.local)
 	})
+	for i := 1; i < len(e.attrBuf); i++ {
+		if a, b := e.attrBuf[i-1], e.attrBuf[i]; a.uri == b.uri && a.local == b.local {
+			return fmt.Errorf("attributes %s and %s have the same namespace and name", a.qname, b.qname)
+		}
+	}
 	e.buf = append(e.buf, '<')
 	e.buf = appendQName(e.buf, t.Name)
 	e.rendered.marks = append(e.rendered.marks, len(e.rendered.decls))

@@ -285,7 +285,12 @@ func (s *scan) limits(t *xml.StartElement, depth int) error {
 	if !qname(t.Name) {
 		return fmt.Errorf("parse xml: element name %q is not a QName", rawName(t.Name))
 	}
-	for _, a := range t.Attr {
+	for i, a := range t.Attr {
+		for _, b := range t.Attr[:i] {
+			if a.Name == b.Name {
+				return fmt.Errorf("parse xml at byte %d: attribute %s repeated", s.d.InputOffset(), rawName(a.Name))
+			}
+		}
 		if nameLen(a.Name) > l.MaxNameLength {
 			return s.over("max_name_length", l.MaxNameLength)
 		}
