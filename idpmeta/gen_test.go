@@ -2,6 +2,7 @@ package idpmeta
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -16,6 +17,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 )
@@ -67,6 +71,7 @@ type genOptions struct {
 	ValidUntil string // root validUntil; "" = none
 	SigMethod  string // default rsa-sha256
 	Digest     string // default sha256
+	NoTemplate bool   // no ds:Signature template (for signGo)
 }
 
 // writeAggregate writes an aggregate of o.Entities realistic entities
@@ -87,9 +92,8 @@ func writeAggregate(w io.Writer, o genOptions, keys []*testKey) error {
 	}
 	fmt.Fprintf(bw, `<?xml version="1.0" encoding="UTF-8"?>
 <md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" xmlns:mdrpi="urn:oasis:names:tc:SAML:metadata:rpi" xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui" xmlns:mdattr="urn:oasis:names:tc:SAML:metadata:attribute" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="fed-aggregate" Name="urn:example:fed"%s cacheDuration="PT6H">
-<ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="%s"/><ds:Reference URI="#fed-aggregate"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="%s"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>
-<md:Extensions><mdrpi:PublicationInfo publisher="urn:example:fed" creationInstant="2026-01-01T00:00:00Z"/></md:Extensions>
-`, vu, sm, dm)
+%s<md:Extensions><mdrpi:PublicationInfo publisher="urn:example:fed" creationInstant="2026-01-01T00:00:00Z"/></md:Extensions>
+`, vu, sigTemplate(o, "fed-aggregate", sm, dm))
 	for i := range o.Entities {
 		k := keys[1+i%(len(keys)-1)]
 		writeEntity(bw, i, k.der, keys[1+(i+1)%(len(keys)-1)].der)
@@ -233,4 +237,51 @@ func signedAggregate(t testing.TB, o genOptions, cache bool) string {
 		t.Fatal(err)
 	}
 	return final
+}
+
+func sigTemplate(o genOptions, id, sm, dm string) string {
+	if o.NoTemplate {
+		return ""
+	}
+	return fmt.Sprintf(`<ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="%s"/><ds:Reference URI="#%s"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="%s"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>
+`, sm, id, dm)
+}
+
+// signGo signs doc (whose root has an ID attribute) with goxmldsig, an
+// implementation independent of ours, and moves the Signature to the
+// root's first child, where SAML metadata has it; last keeps it last.
+func signGo(t testing.TB, doc []byte, k *testKey, last bool) []byte {
+	t.Helper()
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(doc); err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := dsig.NewSigningContext(k.key, [][]byte{k.der})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	signed, err := ctx.SignEnveloped(d.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !last {
+		n := len(signed.Child) - 1
+		signed.Child = append([]etree.Token{signed.Child[n]}, signed.Child[:n]...)
+	}
+	d.SetRoot(signed)
+	out, err := d.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// smallAggregate is an unsigned aggregate of n entities for signGo.
+func smallAggregate(t testing.TB, n int, validUntil string) []byte {
+	var b bytes.Buffer
+	if err := writeAggregate(&b, genOptions{Entities: n, ValidUntil: validUntil, NoTemplate: true}, testKeys(t)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
