@@ -29,14 +29,15 @@ type Config struct {
 	StoreTimeout time.Duration `mapstructure:"store_timeout" yaml:"store_timeout"`
 	LogLevel     string        `mapstructure:"log_level" yaml:"log_level"`
 
-	SP         SP         `mapstructure:"sp" yaml:"sp"`
-	IdPs       []IdP      `mapstructure:"idps" yaml:"idps"`
-	Properties []Property `mapstructure:"properties" yaml:"properties"`
-	API        API        `mapstructure:"api" yaml:"api"`
-	Profiles   []Profile  `mapstructure:"profiles" yaml:"profiles"`
-	Checks     []Check    `mapstructure:"checks" yaml:"checks"`
-	Rotation   Rotation   `mapstructure:"rotation" yaml:"rotation"`
-	Alerts     Alerts     `mapstructure:"alerts" yaml:"alerts"`
+	SP         SP          `mapstructure:"sp" yaml:"sp"`
+	IdPs       []IdP       `mapstructure:"idps" yaml:"idps"`
+	IdPSources []IdPSource `mapstructure:"idp_sources" yaml:"idp_sources,omitempty"` // federations (idpsources.go)
+	Properties []Property  `mapstructure:"properties" yaml:"properties"`
+	API        API         `mapstructure:"api" yaml:"api"`
+	Profiles   []Profile   `mapstructure:"profiles" yaml:"profiles"`
+	Checks     []Check     `mapstructure:"checks" yaml:"checks"`
+	Rotation   Rotation    `mapstructure:"rotation" yaml:"rotation"`
+	Alerts     Alerts      `mapstructure:"alerts" yaml:"alerts"`
 }
 
 // SP is the service provider's own SAML settings.
