@@ -49,11 +49,8 @@ func goxmldsigC14N(doc []byte, prefixes string) ([]byte, error) {
 		return nil, err
 	}
 	root := d.Root()
-	for _, c := range root.ChildElements() {
-		if c.Tag == "Signature" && c.NamespaceURI() == nsDSig {
-			root.RemoveChild(c)
-		}
-		break
+	if kids := root.ChildElements(); len(kids) > 0 && kids[0].Tag == "Signature" && kids[0].NamespaceURI() == nsDSig {
+		root.RemoveChild(kids[0])
 	}
 	return dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(prefixes).Canonicalize(root)
 }

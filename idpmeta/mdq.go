@@ -150,7 +150,7 @@ func (m *MDQ) Lookup(ctx context.Context, entityID string) (*Entity, error) {
 
 	// the fetch is not tied to the first caller's cancellation, which
 	// would fail every caller sharing it
-	e, err, ttl := m.fetch(context.WithoutCancel(ctx), entityID)
+	e, ttl, err := m.fetch(context.WithoutCancel(ctx), entityID)
 	m.mu.Lock()
 	delete(m.inflight, entityID)
 	if len(m.cache) >= maxMDQCache {
@@ -176,7 +176,7 @@ func (m *MDQ) prune(now time.Time) {
 
 // fetch asks the service for entityID and returns the answer and how long
 // it may be cached.
-func (m *MDQ) fetch(ctx context.Context, entityID string) (*Entity, error, time.Duration) {
+func (m *MDQ) fetch(ctx context.Context, entityID string) (*Entity, time.Duration, error) {
 	u := MDQURL(m.BaseURL, entityID)
 	if m.SHA1Form {
 		u = MDQSHA1URL(m.BaseURL, entityID)
@@ -196,13 +196,13 @@ func (m *MDQ) fetch(ctx context.Context, entityID string) (*Entity, error, time.
 	var se *StatusError
 	switch {
 	case errors.As(err, &se) && se.Code == http.StatusNotFound:
-		return nil, notFound, ttlOr(m.NegativeTTL, DefaultMDQNegativeTTL)
+		return nil, ttlOr(m.NegativeTTL, DefaultMDQNegativeTTL), notFound
 	case err != nil:
-		return nil, fmt.Errorf("mdq source %q: %w", m.Source, err), ttlOr(m.FailureTTL, DefaultMDQFailureTTL)
+		return nil, ttlOr(m.FailureTTL, DefaultMDQFailureTTL), fmt.Errorf("mdq source %q: %w", m.Source, err)
 	}
 	e := a.Lookup(entityID)
 	if e == nil {
-		return nil, notFound, ttlOr(m.NegativeTTL, DefaultMDQNegativeTTL)
+		return nil, ttlOr(m.NegativeTTL, DefaultMDQNegativeTTL), notFound
 	}
 	ttl := ttlOr(a.CacheDuration, ttlOr(m.DefaultTTL, DefaultMDQTTL))
 	ttl = min(ttl, ttlOr(m.MaxTTL, DefaultMDQMaxTTL))
@@ -211,7 +211,7 @@ func (m *MDQ) fetch(ctx context.Context, entityID string) (*Entity, error, time.
 			ttl = min(ttl, until.Sub(now))
 		}
 	}
-	return e, nil, ttl
+	return e, ttl, nil
 }
 
 // mdqLimits are the limits on one MDQ answer, one entity's metadata: those
