@@ -12,11 +12,11 @@ import (
 	"github.com/samlkeyd/samlkeyd/sp"
 )
 
-var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+var testNow = time.Date(2027, 6, 1, 12, 0, 0, 0, time.UTC) // inside the validity of testdata's certificates
 
 func TestVerifyAggregateXMLSec(t *testing.T) {
 	keys := testKeys(t)
-	path := signedAggregate(t, genOptions{Entities: 20, ValidUntil: "2027-01-01T00:00:00Z"}, false)
+	path := signedAggregate(t, genOptions{Entities: 20, ValidUntil: "2028-01-01T00:00:00Z"}, false)
 	if err := xmlsecVerify(t, path, keys[0], "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor"); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestVerifyAggregateXMLSec(t *testing.T) {
 	if err != nil || len(certs) != 2 || !certs[0].Equal(keys[2].cert) || !certs[1].Equal(keys[3].cert) {
 		t.Errorf("signing certs = %v, %v", certs, err)
 	}
-	if !a.ValidUntil.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) || a.CacheDuration != 6*time.Hour {
+	if !a.ValidUntil.Equal(time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)) || a.CacheDuration != 6*time.Hour {
 		t.Errorf("validUntil %v cacheDuration %v", a.ValidUntil, a.CacheDuration)
 	}
 	// the wrong signer, an expired document

@@ -135,7 +135,7 @@ func writeEntity(w io.Writer, i int, sign, enc []byte) {
   <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol urn:oasis:names:tc:SAML:1.1:protocol">
     <md:Extensions>
       <shibmd:Scope regexp="false">uni%[4]d.example.edu</shibmd:Scope>
-      <mdui:UIInfo><mdui:DisplayName xml:lang="en">University %[4]d &amp; Partners (IdP %[5]d)</mdui:DisplayName><mdui:DisplayName xml:lang="de">Universität %[4]d</mdui:DisplayName><mdui:Description xml:lang="en">Identity provider of University %[4]d, for staff &lt;and&gt; students.</mdui:Description><mdui:InformationURL xml:lang="en">https://%[1]s/about</mdui:InformationURL><mdui:Description xml:lang="de">Identitätsanbieter der Universität %[4]d für Beschäftigte und Studierende.</mdui:Description><mdui:Description xml:lang="fr">Fournisseur d'identité de l'université %[4]d pour le personnel et les étudiants.</mdui:Description><mdui:PrivacyStatementURL xml:lang="en">https://%[1]s/privacy</mdui:PrivacyStatementURL><mdui:Logo height="16" width="16">https://%[1]s/favicon.ico</mdui:Logo><mdui:Logo height="60" width="80">https://%[1]s/logo.png</mdui:Logo></mdui:UIInfo>
+      <mdui:UIInfo><mdui:DisplayName xml:lang="en">University %[4]d &amp; Partners (IdP %[5]d)</mdui:DisplayName><mdui:DisplayName xml:lang="de">Universität %[4]d</mdui:DisplayName><mdui:DisplayName xml:lang="fr">Université %[4]d</mdui:DisplayName><mdui:DisplayName xml:lang="es">Universidad %[4]d</mdui:DisplayName><mdui:Description xml:lang="es">Proveedor de identidad de la Universidad %[4]d para el personal y los estudiantes.</mdui:Description><mdui:Description xml:lang="it">Fornitore di identità dell'Università %[4]d per il personale e gli studenti.</mdui:Description><mdui:PrivacyStatementURL xml:lang="de">https://%[1]s/datenschutz</mdui:PrivacyStatementURL><mdui:InformationURL xml:lang="de">https://%[1]s/info</mdui:InformationURL><mdui:Description xml:lang="en">Identity provider of University %[4]d, for staff &lt;and&gt; students.</mdui:Description><mdui:InformationURL xml:lang="en">https://%[1]s/about</mdui:InformationURL><mdui:Description xml:lang="de">Identitätsanbieter der Universität %[4]d für Beschäftigte und Studierende.</mdui:Description><mdui:Description xml:lang="fr">Fournisseur d'identité de l'université %[4]d pour le personnel et les étudiants.</mdui:Description><mdui:PrivacyStatementURL xml:lang="en">https://%[1]s/privacy</mdui:PrivacyStatementURL><mdui:Logo height="16" width="16">https://%[1]s/favicon.ico</mdui:Logo><mdui:Logo height="60" width="80">https://%[1]s/logo.png</mdui:Logo></mdui:UIInfo>
       <mdui:DiscoHints><mdui:IPHint>192.0.2.0/24</mdui:IPHint><mdui:DomainHint>uni%[4]d.example.edu</mdui:DomainHint><mdui:GeolocationHint>geo:52.03,1.14</mdui:GeolocationHint></mdui:DiscoHints>
     </md:Extensions>
     <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>
@@ -152,6 +152,8 @@ func writeEntity(w io.Writer, i int, sign, enc []byte) {
     <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://%[1]s/idp/profile/SAML2/POST/SLO" ResponseLocation="https://%[1]s/idp/profile/SAML2/POST/SLO/response"/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:transient</md:NameIDFormat>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:mace:shibboleth:1.0:profiles:AuthnRequest" Location="https://%[1]s/idp/profile/Shibboleth/SSO"/>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://%[1]s/idp/profile/SAML2/POST/SSO"/>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://%[1]s/idp/profile/SAML2/Redirect/SSO"/>
@@ -166,6 +168,8 @@ func writeEntity(w io.Writer, i int, sign, enc []byte) {
     <md:AttributeService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://%[1]s:8443/idp/profile/SAML2/SOAP/AttributeQuery"/>
   </md:AttributeAuthorityDescriptor>
   <md:Organization><md:OrganizationName xml:lang="en">University %[4]d</md:OrganizationName><md:OrganizationDisplayName xml:lang="en">University %[4]d</md:OrganizationDisplayName><md:OrganizationURL xml:lang="en">https://uni%[4]d.example.edu/</md:OrganizationURL></md:Organization>
+  <md:ContactPerson contactType="support"><md:Company>University %[4]d IT Services</md:Company><md:GivenName>Service</md:GivenName><md:SurName>Desk</md:SurName><md:EmailAddress>mailto:servicedesk@uni%[4]d.example.edu</md:EmailAddress><md:TelephoneNumber>+44 1234 567890</md:TelephoneNumber></md:ContactPerson>
+  <md:ContactPerson contactType="administrative"><md:Company>University %[4]d</md:Company><md:GivenName>Identity</md:GivenName><md:SurName>Office</md:SurName><md:EmailAddress>mailto:identity-office@uni%[4]d.example.edu</md:EmailAddress></md:ContactPerson>
   <md:ContactPerson contactType="technical"><md:GivenName>IdP</md:GivenName><md:SurName>Admins</md:SurName><md:EmailAddress>mailto:idp-admin@uni%[4]d.example.edu</md:EmailAddress></md:ContactPerson>
   <md:ContactPerson xmlns:remd="http://refeds.org/metadata" contactType="other" remd:contactType="http://refeds.org/metadata/contactType/security"><md:GivenName>CSIRT</md:GivenName><md:EmailAddress>mailto:csirt@uni%[4]d.example.edu</md:EmailAddress></md:ContactPerson>
 </md:EntityDescriptor>
@@ -211,7 +215,7 @@ func signedAggregate(t testing.TB, o genOptions, cache bool) string {
 	keys := testKeys(t)
 	dir := t.TempDir()
 	if cache {
-		sum := sha256.Sum256(fmt.Appendf(nil, "v2 %+v %x", o, keys[0].der)) // v2: bump when writeEntity changes
+		sum := sha256.Sum256(fmt.Appendf(nil, "v3 %+v %x", o, keys[0].der)) // v3: bump when writeEntity changes
 		dir = filepath.Join(os.TempDir(), "samlkeyd-aggregate-"+hex.EncodeToString(sum[:8]))
 		if _, err := os.Stat(filepath.Join(dir, "signed.xml")); err == nil {
 			return filepath.Join(dir, "signed.xml")

@@ -16,7 +16,7 @@ import (
 
 func TestAggregateSourceKeepsLastGood(t *testing.T) {
 	keys := testKeys(t)
-	good := signGo(t, smallAggregate(t, 5, "2026-07-01T00:00:00Z"), keys[0], false)
+	good := signGo(t, smallAggregate(t, 5, "2027-07-01T00:00:00Z"), keys[0], false)
 	path := filepath.Join(t.TempDir(), "fed.xml")
 	if err := os.WriteFile(path, good, 0o600); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestAggregateSourceKeepsLastGood(t *testing.T) {
 		t.Errorf("last good copy not used: %v", err)
 	}
 	// until it expires
-	now = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	now = time.Date(2027, 7, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := s.Lookup(context.Background(), id); !errors.Is(err, ErrExpired) {
 		t.Errorf("past validUntil: %v", err)
 	}
