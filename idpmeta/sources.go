@@ -235,3 +235,55 @@ func FromConfig(cfg []config.IdPSource, signer func(record string) (*x509.Certif
 	}
 	return NewSources(cfg, list...), nil
 }
+
+// UpdateDue updates every aggregate source due at now (see
+// AggregateSource.Due), one after another, and returns the names of those
+// whose document changed and the errors of those that failed (each
+// keeping its last good index). The daemon's refresh loop calls it; a
+// change means the IdP components of that source are rebuilt.
+func (s *Sources) UpdateDue(ctx context.Context, now time.Time) (changed []string, errs []error) {
+	for _, src := range s.list {
+		a, ok := src.(*AggregateSource)
+		if !ok || !a.Due(now) {
+			continue
+		}
+		c, err := a.Update(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if c {
+			changed = append(changed, a.Source)
+		}
+	}
+	return changed, errs
+}
+
+// SourceStatus is one source's state for /readyz, metrics and the status
+// pages.
+type SourceStatus struct {
+	Name       string
+	Kind       string    // "aggregate" or "mdq"
+	Entities   int       // IdPs indexed (aggregates)
+	ValidUntil time.Time // of the index in use (aggregates); zero = none
+	Loaded     time.Time // when the index in use was verified
+	Err        error     // the last attempt's; with Entities > 0 the last good index is still in use
+	Up         bool      // lookups can succeed: an index in use and not expired (MDQ: always)
+}
+
+// Status reports each source at now.
+func (s *Sources) Status(now time.Time) []SourceStatus {
+	out := make([]SourceStatus, 0, len(s.list))
+	for _, src := range s.list {
+		st := SourceStatus{Name: src.Name(), Kind: "mdq", Up: true}
+		if a, ok := src.(*AggregateSource); ok {
+			cur := a.State()
+			st.Kind, st.Err, st.Loaded, st.Up = "aggregate", cur.Err, cur.Loaded, false
+			if cur.Aggregate != nil {
+				st.Entities, st.ValidUntil = cur.Aggregate.Len(), cur.Aggregate.ValidUntil
+				st.Up = st.ValidUntil.IsZero() || now.Before(st.ValidUntil)
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -101,8 +101,17 @@ func TestSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := src.List()[0].(*AggregateSource).Update(context.Background()); err != nil {
-		t.Fatal(err)
+	if st := src.Status(testNow); st[0].Up || st[0].Kind != "aggregate" || !st[1].Up {
+		t.Errorf("status before the first update = %+v", st)
+	}
+	if changed, errs := src.UpdateDue(context.Background(), testNow); len(errs) != 0 || len(changed) != 1 || changed[0] != "fed" {
+		t.Fatalf("UpdateDue = %q, %v", changed, errs)
+	}
+	if changed, errs := src.UpdateDue(context.Background(), testNow); len(errs) != 0 || len(changed) != 0 {
+		t.Errorf("UpdateDue again = %q, %v: not due", changed, errs)
+	}
+	if st := src.Status(testNow); !st[0].Up || st[0].Entities != 4 {
+		t.Errorf("status = %+v", st)
 	}
 	e, err := src.Lookup(context.Background(), "https://idp00002.uni2.example.edu/idp/shibboleth")
 	if err != nil || e.Source != "fed" {
