@@ -2,8 +2,8 @@ package idpmeta
 
 import (
 	"context"
-	"errors"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
