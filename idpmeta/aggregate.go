@@ -88,7 +88,7 @@ func VerifyAggregate(r io.Reader, o VerifyOptions) (*Aggregate, error) {
 	x := newIndexer(now, o.Source, o.Filter)
 	var sig *signature
 	var h hash.Hash
-	s := &scan{d: xml.NewDecoder(r), lim: limitsOr(o.Limits), c: x}
+	s := &scan{d: xml.NewDecoder(&attrNormalizer{r: r}), lim: limitsOr(o.Limits), c: x}
 	s.pick = func(got *signature) (*c14nWriter, error) {
 		if got == nil {
 			return nil, fmt.Errorf("%w: the document is not signed: %w", errNoSignature, ErrSignature)
@@ -165,7 +165,7 @@ func limitsOr(l sp.Limits) sp.Limits {
 // child is one) to w. It is the digest input VerifyAggregate hashes; the
 // differential tests compare it with goxmldsig's and xmlsec1's.
 func canonicalize(r io.Reader, w io.Writer, prefixes []string) error {
-	s := &scan{d: xml.NewDecoder(r), lim: limitsOr(sp.Limits{}), c: nopConsumer{}, ignoreSig: true}
+	s := &scan{d: xml.NewDecoder(&attrNormalizer{r: r}), lim: limitsOr(sp.Limits{}), c: nopConsumer{}, ignoreSig: true}
 	s.pick = func(got *signature) (*c14nWriter, error) { return newC14NWriter(w, prefixes), nil }
 	return s.run()
 }

@@ -23,7 +23,7 @@ func randomDoc(r *rand.Rand) string {
 	uris := []string{"urn:a", "urn:b", "urn:c", "http://z.example/ns"}
 	prefixes := []string{"p", "q", "z", "a"}
 	texts := []string{"plain", "a &amp; b", "&lt;x&gt;", "tab\there", "line\nbreak", "cr&#xD;ref", "<![CDATA[<c>&]]>", "é ü €", `"quotes'`, "<!-- c -->", "<?pi data?>"}
-	values := []string{"v", "a&amp;b", "&lt;", "&quot;q&quot;", "it's", "&#x9;tab", "&#xA;nl", "&#xD;cr", "é", ">"}
+	values := []string{"v", "line\nbreak", "tab\there", "crlf\r\nend", "cr\ronly", "a&amp;b", "&lt;", "&quot;q&quot;", "it's", "&#x9;tab", "&#xA;nl", "&#xD;cr", "é", ">"}
 	var b strings.Builder
 	var el func(depth int, declared map[string]bool)
 	el = func(depth int, declared map[string]bool) {
@@ -142,7 +142,7 @@ func TestC14NRandomAgainstXMLLint(t *testing.T) {
 		if !bytes.Equal(got.Bytes(), want) {
 			t.Errorf("document %d:\n%s\nours:\n%q\nxmllint:\n%q", i, doc, got.Bytes(), want)
 		}
-		if !goxmldsigDeparts([]byte(doc)) {
+		if !goxmldsigDeparts([]byte(doc)) && !literalSpaceInAttr(doc) {
 			if g, err := goxmldsigC14N([]byte(doc), ""); err == nil && bytes.Equal(g, got.Bytes()) {
 				agreedGo++
 			} else if err == nil {
@@ -168,4 +168,15 @@ func FuzzVerifyAggregate(f *testing.F) {
 			t.Errorf("accepted a document whose signed content differs (%d entities)", a.Len())
 		}
 	})
+}
+
+// literalSpaceInAttr reports whether randomDoc put a literal TAB, LF or CR
+// in an attribute value (goxmldsig keeps them; XML normalizes them).
+func literalSpaceInAttr(doc string) bool {
+	for _, v := range []string{"line\nbreak", "tab\there", "crlf\r\nend", "cr\ronly"} {
+		if strings.Contains(doc, `"`+v+`"`) {
+			return true
+		}
+	}
+	return false
 }

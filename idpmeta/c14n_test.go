@@ -34,6 +34,7 @@ var c14nCases = map[string]string{
 	"unicode":              `<a t="Ünïcødé €">日本語 𝄞</a>`,
 	"ancestor-declared":    `<r xmlns:p="urn:p" xmlns="urn:d"><x><p:y p:z="1"/></x></r>`,
 	"default-and-prefix":   `<r xmlns="urn:d" xmlns:d="urn:d"><d:x/><x/></r>`,
+	"attr-literal-space":   "<a b=\"x\ny\tz\r\nw\rv\" c='&#xA;\n'><!-- \"q\n --><![CDATA[ a=\"\n\" ]]><?p a=\"\n\"?><d e=\"1\n2\">t\r\nu\"\n</d></a>",
 	"outside-root":         "<?xml version=\"1.0\"?>\n<!-- before -->\n<a/>\n<!-- after -->\n",
 	"signature-removed": `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" ID="x">
 <ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo/></ds:Signature>
@@ -69,7 +70,9 @@ func ours(t testing.TB, doc []byte, prefixes []string) []byte {
 // of different prefixes by prefix or local name, not namespace URI (its
 // SortedAttrs says so), and writes xmlns="" where no output ancestor
 // declared a default namespace.
-var goxmldsigWrong = map[string]bool{"attribute-order": true, "default-empty-root": true}
+// goxmldsig (encoding/xml) also keeps literal whitespace in attribute
+// values, which XML normalizes to spaces.
+var goxmldsigWrong = map[string]bool{"attribute-order": true, "default-empty-root": true, "attr-literal-space": true}
 
 func TestC14NAgreesWithGoxmldsig(t *testing.T) {
 	for name, doc := range c14nCases {
@@ -102,7 +105,7 @@ func TestC14NAgreesWithXMLLint(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name+".xml")
 			// xmllint --exc-c14n keeps comments; ours is the form without
-			noComments := regexp.MustCompile(`<!--.*?-->`).ReplaceAllString(doc, "")
+			noComments := regexp.MustCompile(`(?s)<!--.*?-->`).ReplaceAllString(doc, "")
 			if err := os.WriteFile(path, []byte(noComments), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -173,8 +176,10 @@ func FuzzC14N(f *testing.F) {
 }
 
 // goxmldsigDeparts reports whether doc has what goxmldsig canonicalizes
-// wrongly (goxmldsigWrong): an xmlns="" or an element with attributes of
-// two prefixes.
+// wrongly (goxmldsigWrong): an xmlns="", an element with attributes of
+// two prefixes, or TAB, LF or CR in an attribute value (literal ones must
+// be normalized to spaces, and etree no longer tells them from character
+// references, so any is skipped).
 func goxmldsigDeparts(doc []byte) bool {
 	d := etree.NewDocument()
 	if d.ReadFromBytes(doc) != nil {
@@ -190,6 +195,9 @@ func goxmldsigDeparts(doc []byte) bool {
 			}
 			if a.Space != "" && a.Space != "xmlns" {
 				prefixes[a.Space] = true
+			}
+			if strings.ContainsAny(a.Value, "\t\n\r") {
+				departs = true // encoding/xml does not normalize attribute values
 			}
 		}
 		if len(prefixes) > 1 {
