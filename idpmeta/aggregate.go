@@ -88,7 +88,7 @@ func VerifyAggregate(r io.Reader, o VerifyOptions) (*Aggregate, error) {
 	x := newIndexer(now, o.Source, o.Filter)
 	var sig *signature
 	var h hash.Hash
-	s := &scan{d: xml.NewDecoder(&attrNormalizer{r: r}), lim: limitsOr(o.Limits), c: x}
+	s := &scan{d: xml.NewDecoder(bufio.NewReaderSize(&attrNormalizer{r: r}, 64<<10)), lim: limitsOr(o.Limits), c: x}
 	s.pick = func(got *signature) (*c14nWriter, error) {
 		if got == nil {
 			return nil, fmt.Errorf("%w: the document is not signed: %w", errNoSignature, ErrSignature)

@@ -1,6 +1,9 @@
 package idpmeta
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // attrNormalizer applies XML 1.0 attribute-value normalization (§3.3.3)
 // to the bytes of a document as they stream by: a literal TAB, LF, CR or
@@ -38,6 +41,20 @@ func (n *attrNormalizer) Read(p []byte) (int, error) {
 		m, err := n.r.Read(p)
 		w := 0
 		for i := 0; i < m; i++ {
+			if n.state == normText && !n.skipLF {
+				// fast path: text runs to the next '<' untouched
+				j := bytes.IndexByte(p[i:m], '<')
+				if j < 0 {
+					j = m - i
+				}
+				if w != i {
+					copy(p[w:], p[i:i+j])
+				}
+				w, i = w+j, i+j
+				if i == m {
+					break
+				}
+			}
 			c := p[i]
 			if n.skipLF {
 				n.skipLF = false

@@ -3,7 +3,6 @@ package idpmeta
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/metrics"
 	"sync/atomic"
@@ -18,7 +17,9 @@ import (
 // reports its time against xmlsec1 --verify on the same file (xmlsec-ratio,
 // the target is ≤ 1.5) and the peak heap over the file size (heap/file,
 // the target is ≤ 1.5), streaming the file (file) or from memory (bytes,
-// where the document itself is on the heap).
+// where the document itself is on the heap). The machine is shared, so
+// each round runs xmlsec1 and ours back to back and the ratio is of the
+// best of three rounds each.
 func BenchmarkAggregate(b *testing.B) {
 	n := 10_000
 	if testing.Short() {
@@ -30,7 +31,7 @@ func BenchmarkAggregate(b *testing.B) {
 		b.Fatal(err)
 	}
 	keys := testKeys(b)
-	xmlsecTime := timeXMLSec(b, path, keys[0])
+	tooltest.Path(b, "xmlsec1")
 	for _, mode := range []string{"file", "bytes"} {
 		b.Run(fmt.Sprintf("%s/%dMB", mode, st.Size()>>20), func(b *testing.B) {
 			var data []byte
@@ -39,45 +40,38 @@ func BenchmarkAggregate(b *testing.B) {
 			}
 			runtime.GC()
 			peak, stop := heapPeak()
-			b.ResetTimer()
-			start := time.Now()
+			ours, theirs := time.Duration(1<<62), time.Duration(1<<62)
 			for b.Loop() {
-				var a *Aggregate
-				var err error
-				o := VerifyOptions{Signer: keys[0].cert, Now: testNow}
-				if mode == "bytes" {
-					a, err = VerifyAggregateBytes(data, o)
-				} else {
-					a, err = VerifyAggregateFile(path, o)
-				}
-				if err != nil || a.Len() != n-n/5 {
-					b.Fatalf("%v, %d entities", err, a.Len())
+				for range 3 {
+					start := time.Now()
+					if err := xmlsecVerify(b, path, keys[0], "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor"); err != nil {
+						b.Fatal(err)
+					}
+					theirs = min(theirs, time.Since(start))
+					start = time.Now()
+					var a *Aggregate
+					var err error
+					o := VerifyOptions{Signer: keys[0].cert, Now: testNow}
+					if mode == "bytes" {
+						a, err = VerifyAggregateBytes(data, o)
+					} else {
+						a, err = VerifyAggregateFile(path, o)
+					}
+					if err != nil || a.Len() != n-n/5 {
+						b.Fatalf("%v, %d entities", err, a.Len())
+					}
+					ours = min(ours, time.Since(start))
 				}
 			}
-			per := time.Since(start) / time.Duration(b.N)
-			b.StopTimer()
 			stop()
-			b.ReportMetric(float64(per)/float64(xmlsecTime), "xmlsec-ratio")
-			b.ReportMetric(float64(xmlsecTime.Milliseconds()), "xmlsec-ms")
+			b.ReportMetric(float64(ours)/float64(theirs), "xmlsec-ratio")
+			b.ReportMetric(float64(ours.Milliseconds()), "ours-ms")
+			b.ReportMetric(float64(theirs.Milliseconds()), "xmlsec-ms")
 			b.ReportMetric(float64(peak.Load())/float64(st.Size()), "heap/file")
 			b.ReportMetric(float64(st.Size())/(1<<20), "file-MB")
 			runtime.KeepAlive(data)
 		})
 	}
-}
-
-// timeXMLSec returns the best of three xmlsec1 --verify runs on path.
-func timeXMLSec(b *testing.B, path string, k *testKey) time.Duration {
-	tooltest.Path(b, "xmlsec1")
-	best := time.Duration(1<<63 - 1)
-	for range 3 {
-		start := time.Now()
-		if err := xmlsecVerify(b, path, k, "urn:oasis:names:tc:SAML:2.0:metadata:EntitiesDescriptor"); err != nil {
-			b.Fatal(err)
-		}
-		best = min(best, time.Since(start))
-	}
-	return best
 }
 
 // heapPeak samples the live heap (runtime/metrics, no stop-the-world)
@@ -120,5 +114,3 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
-
-var _ = exec.Command
