@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
@@ -194,6 +195,13 @@ func xmlsecSign(t testing.TB, in, out string, k *testKey, id string) {
 
 // xmlsecVerify runs xmlsec1 --verify on path with the certificate of k.
 func xmlsecVerify(t testing.TB, path string, k *testKey, id string) error {
+	_, err := xmlsecVerifyCPU(t, path, k, id)
+	return err
+}
+
+// xmlsecVerifyCPU is xmlsecVerify that also returns the CPU time (user +
+// system) xmlsec1 used.
+func xmlsecVerifyCPU(t testing.TB, path string, k *testKey, id string) (time.Duration, error) {
 	t.Helper()
 	xmlsec := tooltest.Path(t, "xmlsec1")
 	certPath := filepath.Join(t.TempDir(), "cert.pem")
@@ -202,9 +210,9 @@ func xmlsecVerify(t testing.TB, path string, k *testKey, id string) error {
 	}
 	cmd := exec.Command(xmlsec, "--verify", "--pubkey-cert-pem", certPath, "--id-attr:ID", id, path)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("xmlsec1 --verify: %v: %s", err, b)
+		return 0, fmt.Errorf("xmlsec1 --verify: %v: %s", err, b)
 	}
-	return nil
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // signedAggregate returns the path of an xmlsec1-signed aggregate made
