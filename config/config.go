@@ -34,14 +34,15 @@ type Config struct {
 	MetricsListen  string   `mapstructure:"metrics_listen" yaml:"metrics_listen,omitempty"`
 	TrustedProxies []string `mapstructure:"trusted_proxies" yaml:"trusted_proxies,omitempty"`
 
-	SP         SP         `mapstructure:"sp" yaml:"sp"`
-	IdPs       []IdP      `mapstructure:"idps" yaml:"idps"`
-	Properties []Property `mapstructure:"properties" yaml:"properties"`
-	API        API        `mapstructure:"api" yaml:"api"`
-	Profiles   []Profile  `mapstructure:"profiles" yaml:"profiles"`
-	Checks     []Check    `mapstructure:"checks" yaml:"checks"`
-	Rotation   Rotation   `mapstructure:"rotation" yaml:"rotation"`
-	Alerts     Alerts     `mapstructure:"alerts" yaml:"alerts"`
+	SP         SP          `mapstructure:"sp" yaml:"sp"`
+	IdPs       []IdP       `mapstructure:"idps" yaml:"idps"`
+	IdPSources []IdPSource `mapstructure:"idp_sources" yaml:"idp_sources,omitempty"` // federations (idpsources.go)
+	Properties []Property  `mapstructure:"properties" yaml:"properties"`
+	API        API         `mapstructure:"api" yaml:"api"`
+	Profiles   []Profile   `mapstructure:"profiles" yaml:"profiles"`
+	Checks     []Check     `mapstructure:"checks" yaml:"checks"`
+	Rotation   Rotation    `mapstructure:"rotation" yaml:"rotation"`
+	Alerts     Alerts      `mapstructure:"alerts" yaml:"alerts"`
 
 	// ParsedTrustedProxies is TrustedProxies parsed by Validate, one
 	// network per entry (a single address is a /32 or /128).

@@ -250,6 +250,7 @@ func (c *Config) derive() (filled []string) {
 		c.SP.ACS = []Endpoint{{Binding: "post", Location: base + "/saml/acs", Index: 0, Default: true}}
 	}
 	c.SP.applyFederationDefaults()
+	c.applyIdPSourceDefaults()
 	return filled
 }
 

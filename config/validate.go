@@ -176,6 +176,7 @@ func (c *Config) Validate() error {
 	}
 	p.sp(&c.SP)
 	p.idps(c.IdPs)
+	p.idpSources(c.IdPSources)
 	p.properties(c.Properties)
 	p.tokens(c.API.Tokens)
 	profiles := p.profiles(c.Profiles)

@@ -74,10 +74,40 @@ func NewTransport() *http.Transport {
 	return t
 }
 
+// StatusError is a fetch answered with a status other than 200 OK.
+type StatusError struct {
+	URL    string // where the answer came from after redirects
+	Code   int
+	Status string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%s answered %s", e.URL, e.Status) }
+
 // Fetch GETs the metadata document of the IdP named idp from url. Errors
 // name the IdP and the URL; a refused redirect is a *RedirectError naming
-// both ends.
+// both ends, an answer other than 200 a *StatusError.
 func (f *Fetcher) Fetch(ctx context.Context, idp, url string) (*Document, error) {
+	var doc *Document
+	err := f.Stream(ctx, idp, url, func(r io.Reader, final string) error {
+		limit := f.maxBytes()
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", final, err)
+		}
+		if int64(len(data)) > limit {
+			return fmt.Errorf("%s sent over the %d-byte cap", final, limit)
+		}
+		doc = &Document{Data: data, URL: url, FinalURL: final}
+		return nil
+	})
+	return doc, err
+}
+
+// Stream GETs url under the same rules as Fetch and hands the body,
+// limited to MaxBytes+1 bytes, to read with the final URL, so that a large
+// document (a federation aggregate) is processed without being held in
+// memory. An error of read is wrapped like the fetcher's own.
+func (f *Fetcher) Stream(ctx context.Context, idp, url string, read func(body io.Reader, finalURL string) error) error {
 	fail := func(err error) error {
 		return fmt.Errorf("fetch metadata of IdP %q from %s: %w", idp, url, err)
 	}
@@ -89,34 +119,56 @@ func (f *Fetcher) Fetch(ctx context.Context, idp, url string) (*Document, error)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
 	resp, err := f.client().Do(req)
 	if err != nil {
 		var re *RedirectError
 		if errors.As(err, &re) {
-			return nil, fail(re) // without the url.Error wrapping that repeats a URL
+			return fail(re) // without the url.Error wrapping that repeats a URL
 		}
-		return nil, fail(err)
+		return fail(err)
 	}
 	defer resp.Body.Close()
 	final := resp.Request.URL.String()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fail(fmt.Errorf("%s answered %s", final, resp.Status))
+		return fail(&StatusError{URL: final, Code: resp.StatusCode, Status: resp.Status})
 	}
 	limit := f.maxBytes()
 	if resp.ContentLength > limit {
-		return nil, fail(fmt.Errorf("%s announces %d bytes, over the %d-byte cap", final, resp.ContentLength, limit))
+		return fail(fmt.Errorf("%s announces %d bytes, over the %d-byte cap", final, resp.ContentLength, limit))
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, fail(fmt.Errorf("read %s: %w", final, err))
+	if err := read(&capReader{r: resp.Body, left: limit, url: final}, final); err != nil {
+		return fail(err)
 	}
-	if int64(len(data)) > limit {
-		return nil, fail(fmt.Errorf("%s sent over the %d-byte cap", final, limit))
+	return nil
+}
+
+// capReader fails once more than left bytes were read.
+type capReader struct {
+	r    io.Reader
+	left int64
+	url  string
+	max  int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.max == 0 {
+		c.max = c.left
 	}
-	return &Document{Data: data, URL: url, FinalURL: final}, nil
+	if c.left < 0 {
+		return 0, fmt.Errorf("%s sent over the %d-byte cap", c.url, c.max)
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n, fmt.Errorf("%s sent over the %d-byte cap", c.url, c.max)
+	}
+	return n, err
 }
 
 func (f *Fetcher) maxBytes() int64 {
