@@ -86,7 +86,7 @@ func (d *Daemon) isAdminToken(token string) bool {
 	if s == nil {
 		return false
 	}
-	t, ok := s.tokens.lookup(token)
+	t, ok := s.tokens.lookup(token, d.now())
 	return ok && slices.Contains(t.scopes, ScopeAdmin)
 }
 

@@ -144,7 +144,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	tokens, err := newTokenSet(cfg.API.Tokens)
+	tokens, err := storeTokens(ctx, cfg.API.Tokens, b.st, b.o.Now(), b.o.Logger)
 	if err != nil {
 		return nil, err
 	}

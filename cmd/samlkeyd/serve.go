@@ -136,11 +136,9 @@ func printURLs(w io.Writer, base, metricsBase string, cfg *config.Config) {
 		fmt.Fprintf(w, "  %-17s %s%s\n", u.what, base, u.path)
 	}
 	fmt.Fprintf(w, "  %-17s %s/metrics\n", "metrics", metricsBase)
-	api := "off (no api.tokens configured)"
-	if len(cfg.API.Tokens) > 0 {
-		api = base + "/api/v1/"
-	}
-	fmt.Fprintf(w, "  %-17s %s\n", "API", api)
+	// Tokens also come from the store (samlkeyd token create), which is
+	// opened after this is printed: the API's URL is always shown.
+	fmt.Fprintf(w, "  %-17s %s/api/v1/ (bearer tokens: samlkeyd token create, or api.tokens)\n", "API", base)
 }
 
 // snapshot builds, offline, the snapshot `serve` would serve now, from the
