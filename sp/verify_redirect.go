@@ -38,10 +38,21 @@ type redirectQuery struct {
 // The message is inflated and parsed only after the signature verified.
 // Every refusal is a *MessageError.
 func VerifyRedirect(rawQuery string, certs []*x509.Certificate, allowSHA1 bool) (*ReceivedMessage, error) {
+	return verifyRedirectLimits(rawQuery, certs, allowSHA1, Limits{})
+}
+
+// verifyRedirectLimits is VerifyRedirect with the structural limits l (zero
+// fields: DefaultLimits).
+func verifyRedirectLimits(rawQuery string, certs []*x509.Certificate, allowSHA1 bool, l Limits) (*ReceivedMessage, error) {
 	q, err := splitRedirect(rawQuery)
 	if err != nil {
 		return nil, err
 	}
+	return q.verify(certs, allowSHA1, l)
+}
+
+// verify checks q's signature, then decodes its message.
+func (q *redirectQuery) verify(certs []*x509.Certificate, allowSHA1 bool, l Limits) (*ReceivedMessage, error) {
 	if _, ok := q.raw[paramSignature]; !ok {
 		return nil, refuseMessage(CheckSignature, "%s is not signed (no SigAlg and Signature)", q.param)
 	}
@@ -65,7 +76,7 @@ func VerifyRedirect(rawQuery string, certs []*x509.Certificate, allowSHA1 bool) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := q.message()
+	m, err := q.message(l)
 	if err != nil {
 		return nil, err
 	}
@@ -78,11 +89,15 @@ func VerifyRedirect(rawQuery string, certs []*x509.Certificate, allowSHA1 bool) 
 // unsigned messages. A message that is signed (Signed) should go to
 // VerifyRedirect instead. Every refusal is a *MessageError.
 func ParseRedirect(rawQuery string) (*ReceivedMessage, error) {
+	return parseRedirect(rawQuery, Limits{})
+}
+
+func parseRedirect(rawQuery string, l Limits) (*ReceivedMessage, error) {
 	q, err := splitRedirect(rawQuery)
 	if err != nil {
 		return nil, err
 	}
-	return q.message()
+	return q.message(l)
 }
 
 // splitRedirect splits rawQuery at '&' into the binding's parameters,
@@ -158,7 +173,7 @@ func (q *redirectQuery) signedOctets() []byte {
 // message decodes the SAML parameter (URL decoding, base64, raw DEFLATE
 // within MaxResponseXML), parses it (round-trip checked, no DTD) and reads
 // RelayState.
-func (q *redirectQuery) message() (*ReceivedMessage, error) {
+func (q *redirectQuery) message(l Limits) (*ReceivedMessage, error) {
 	m := &ReceivedMessage{Binding: BindingRedirect, Param: q.param}
 	_, m.Signed = q.raw[paramSignature]
 	if raw, ok := q.raw[ParamRelayState]; ok {
@@ -183,7 +198,7 @@ func (q *redirectQuery) message() (*ReceivedMessage, error) {
 	if len(inflated) > MaxResponseXML {
 		return nil, refuseMessage(CheckMalformed, "%s inflates to more than the %d-byte cap", q.param, MaxResponseXML)
 	}
-	doc, err := parseXML(inflated, Limits{}) // the default structural limits
+	doc, err := parseXML(inflated, l)
 	if err != nil {
 		return nil, asMessageError(err)
 	}
