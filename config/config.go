@@ -116,7 +116,7 @@ type IdP struct {
 	SignLogoutResponse *bool `mapstructure:"sign_logout_response" yaml:"sign_logout_response,omitempty"`
 	// WantLogoutSigned requires the IdP's LogoutRequests and
 	// LogoutResponses to be signed (nil = true); see WantsLogoutSigned.
-	WantLogoutSigned *bool `mapstructure:"want_logout_signed" yaml:"want_logout_signed,omitempty"`
+	WantLogoutSigned   *bool    `mapstructure:"want_logout_signed" yaml:"want_logout_signed,omitempty"`
 	EncryptAssertion   bool     `mapstructure:"encrypt_assertion" yaml:"encrypt_assertion"`
 	WantResponseSigned bool     `mapstructure:"want_response_signed" yaml:"want_response_signed,omitempty"` // the Response element must be signed
 	SigningCerts       []string `mapstructure:"signing_certs" yaml:"signing_certs,omitempty"`
