@@ -32,7 +32,7 @@ func (d *Daemon) Handler() http.Handler {
 	}))
 	route("GET /readyz", http.HandlerFunc(d.readyz))
 	route("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{}))
-	for _, a := range d.apiRoutes() {
+	for _, a := range append(d.apiRoutes(), d.logoutRoutes()...) {
 		route(a.pattern, d.requireScope(a.scope, a.h))
 	}
 	route("/api/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
