@@ -36,7 +36,9 @@ func TestLogoutVerify(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(selfIdPConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (string, error) { return cli(t, append([]string{"--config", cfg, "--data", data}, args...)...) }
+	run := func(args ...string) (string, error) {
+		return cli(t, append([]string{"--config", cfg, "--data", data}, args...)...)
+	}
 	must := func(args ...string) string {
 		t.Helper()
 		out, err := run(args...)
