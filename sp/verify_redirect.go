@@ -198,7 +198,7 @@ func (q *redirectQuery) message(l Limits) (*ReceivedMessage, error) {
 	if len(inflated) > MaxResponseXML {
 		return nil, refuseMessage(CheckMalformed, "%s inflates to more than the %d-byte cap", q.param, MaxResponseXML)
 	}
-	doc, err := parseXML(inflated, l)
+	doc, err := parseTree(inflated, l) // one pass: each token is checked before it is used
 	if err != nil {
 		return nil, asMessageError(err)
 	}
