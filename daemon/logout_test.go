@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"net/http"
@@ -24,7 +23,7 @@ func logoutIdP(t *testing.T, p *testIdP) *sp.Service {
 			SSO:               config.Endpoint{Binding: "redirect", Location: "https://sp.example.com/saml/acs"},
 			SLO:               config.Endpoint{Binding: "redirect", Location: "https://sp.example.com/saml/slo"},
 			SignLogoutRequest: true}},
-		Signing: &keys.Credential{RecordName: "idp", Signer: p.idp.Signer.(crypto.Signer), Chain: []*x509.Certificate{p.idp.Certificate}},
+		Signing: &keys.Credential{RecordName: "idp", Signer: p.idp.Signer, Chain: []*x509.Certificate{p.idp.Certificate}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -65,4 +65,6 @@ func FuzzVerifyLogout(f *testing.F) {
 // nopReplay remembers nothing, so that a fuzz input is judged on its own.
 type nopReplay struct{}
 
-func (nopReplay) Record(context.Context, string, time.Time, time.Time) (bool, error) { return false, nil }
+func (nopReplay) Record(context.Context, string, time.Time, time.Time) (bool, error) {
+	return false, nil
+}
