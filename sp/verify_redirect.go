@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // redirectParams are the query parameters the HTTP-Redirect binding
@@ -191,7 +192,7 @@ func (q *redirectQuery) message(l Limits) (*ReceivedMessage, error) {
 	if err != nil || len(deflated) == 0 {
 		return nil, refuseMessage(CheckMalformed, "%s is empty or not base64", q.param)
 	}
-	inflated, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(deflated)), MaxResponseXML+1))
+	inflated, err := inflateRaw(deflated, MaxResponseXML+1)
 	if err != nil {
 		return nil, refuseMessage(CheckMalformed, "%s does not inflate: %v", q.param, err)
 	}
@@ -207,4 +208,20 @@ func (q *redirectQuery) message(l Limits) (*ReceivedMessage, error) {
 	}
 	m.XML, m.root = inflated, doc.Root()
 	return m, nil
+}
+
+// inflaters holds raw DEFLATE readers for reuse: each new one allocates its
+// 32 KiB window, which cost a redirect verification a tenth of its time.
+// A sync.Pool is safe for concurrent use and holds no state between uses
+// (Reset replaces all of it).
+var inflaters = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
+// inflateRaw undoes raw DEFLATE, reading at most max bytes.
+func inflateRaw(deflated []byte, max int64) ([]byte, error) {
+	r := inflaters.Get().(io.ReadCloser)
+	defer inflaters.Put(r)
+	if err := r.(flate.Resetter).Reset(bytes.NewReader(deflated), nil); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(r, max))
 }
