@@ -1,14 +1,17 @@
 // Package sp owns the SAML protocol work the service provider does with its
-// keys: the registry of XML-DSig signature algorithms, and AuthnRequest and
-// LogoutRequest messages for the HTTP-Redirect binding (DEFLATE, base64, a
-// query signature over the exact octets of the bindings spec, section
-// 3.4.4.1) and the HTTP-POST binding (an enveloped XML signature placed after
-// Issuer, and an auto-submitting HTML form that works under a strict
-// Content-Security-Policy). Validating and decrypting the IdP's responses
-// lives here too (ResponseValidator, response.go and decrypt.go), and so
-// does verifying protocol messages as a binding delivered them
-// (VerifyRedirect over the query octets as received, VerifyPOST for an
-// enveloped signature; received.go). It does not serve HTTP.
+// keys: the registry of XML-DSig signature algorithms, and AuthnRequest,
+// LogoutRequest and LogoutResponse messages for the HTTP-Redirect binding
+// (DEFLATE, base64, a query signature over the exact octets of the bindings
+// spec, section 3.4.4.1) and the HTTP-POST binding (an enveloped XML
+// signature placed after Issuer, and an auto-submitting HTML form that works
+// under a strict Content-Security-Policy). Validating and decrypting the
+// IdP's responses lives here too (ResponseValidator, response.go and
+// decrypt.go), and so does verifying protocol messages as a binding
+// delivered them (VerifyRedirect over the query octets as received,
+// VerifyPOST for an enveloped signature; received.go), and the IdP's
+// LogoutRequests and LogoutResponses with every check single logout needs
+// (ResponseValidator.VerifyLogout, logout_verify.go). It does not serve
+// HTTP.
 //
 // A Service is built once per snapshot with New, which validates every
 // endpoint, binding and algorithm so that a request can only fail for bad
@@ -82,7 +85,8 @@ type Settings struct {
 	OnDeprecated func(idp, algURI string)
 }
 
-// Service signs AuthnRequest and LogoutRequest messages for one snapshot.
+// Service signs AuthnRequest, LogoutRequest and LogoutResponse messages for
+// one snapshot.
 type Service struct {
 	entityID     string
 	acs          []config.Endpoint
