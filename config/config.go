@@ -74,12 +74,15 @@ type SP struct {
 }
 
 // Endpoint is a SAML endpoint: binding (post, redirect, or a full binding
-// URN), location, and for indexed endpoints index and default.
+// URN), location, for indexed endpoints index and default, and for single
+// logout endpoints the optional response location (where LogoutResponses
+// go; empty = location).
 type Endpoint struct {
-	Binding  string `mapstructure:"binding" yaml:"binding"`
-	Location string `mapstructure:"location" yaml:"location"`
-	Index    int    `mapstructure:"index" yaml:"index,omitempty"`
-	Default  bool   `mapstructure:"default" yaml:"default,omitempty"`
+	Binding          string `mapstructure:"binding" yaml:"binding"`
+	Location         string `mapstructure:"location" yaml:"location"`
+	ResponseLocation string `mapstructure:"response_location" yaml:"response_location,omitempty"`
+	Index            int    `mapstructure:"index" yaml:"index,omitempty"`
+	Default          bool   `mapstructure:"default" yaml:"default,omitempty"`
 }
 
 // Metadata says how SP metadata is published.
@@ -118,6 +121,12 @@ type IdP struct {
 	DigestAlgorithm    string   `mapstructure:"digest_algorithm" yaml:"digest_algorithm,omitempty"`
 	SignAuthnRequest   bool     `mapstructure:"sign_authn_request" yaml:"sign_authn_request"`
 	SignLogoutRequest  bool     `mapstructure:"sign_logout_request" yaml:"sign_logout_request"`
+	// SignLogoutResponse signs the SP's LogoutResponses to this IdP (nil =
+	// sign_logout_request); see SignsLogoutResponse.
+	SignLogoutResponse *bool `mapstructure:"sign_logout_response" yaml:"sign_logout_response,omitempty"`
+	// WantLogoutSigned requires the IdP's LogoutRequests and
+	// LogoutResponses to be signed (nil = true); see WantsLogoutSigned.
+	WantLogoutSigned   *bool    `mapstructure:"want_logout_signed" yaml:"want_logout_signed,omitempty"`
 	EncryptAssertion   bool     `mapstructure:"encrypt_assertion" yaml:"encrypt_assertion"`
 	WantResponseSigned bool     `mapstructure:"want_response_signed" yaml:"want_response_signed,omitempty"` // the Response element must be signed
 	SigningCerts       []string `mapstructure:"signing_certs" yaml:"signing_certs,omitempty"`

@@ -180,6 +180,15 @@ func TestBadFixtures(t *testing.T) {
 			`api.tokens[1].scopes[1]: "root" is not a scope: use sign or admin`,
 			`api.tokens[2].scopes: required: sign, admin or both`,
 		}},
+		{"sp-binding.yaml", nil, []string{
+			`sp.acs[1].binding: "artifact" is refused: samlkeyd serves no artifact resolution, SOAP or PAOS endpoint, and metadata must not advertise one; use post or redirect`,
+			`sp.acs[2].binding: "urn:oasis:names:tc:SAML:2.0:bindings:PAOS" is refused: samlkeyd serves no artifact resolution, SOAP or PAOS endpoint, and metadata must not advertise one; use post or redirect`,
+			`sp.acs[2].response_location: only single logout endpoints have a response_location`,
+			`sp.slo[0].binding: "soap" is refused: samlkeyd serves no artifact resolution, SOAP or PAOS endpoint, and metadata must not advertise one; use post or redirect`,
+			`sp.slo[1].response_location: must be an absolute http or https URL`,
+			`idps[0].sso.response_location: only single logout endpoints have a response_location`,
+			`idps[0].sign_logout_response: needs slo.location: there is no single logout endpoint to send signed responses to`,
+		}},
 		{"type-mismatch.yaml", nil, []string{
 			`listen: must be a string, not a list`,
 			`sp.want_assertions_signed: "sometimes" is not true or false`,
@@ -424,12 +433,14 @@ func TestExample(t *testing.T) {
 	}
 	have := map[string]bool{}
 	rawPaths(raw, "", have)
-	// Endpoint is shared: index and default apply to sp.acs only (Validate
-	// rejects them elsewhere).
+	// Endpoint is shared: index and default apply to sp.acs only,
+	// response_location to single logout endpoints only (Validate rejects
+	// them elsewhere).
 	notApplicable := map[string]bool{
 		"sp.slo[].index": true, "sp.slo[].default": true,
 		"idps[].sso.index": true, "idps[].sso.default": true,
 		"idps[].slo.index": true, "idps[].slo.default": true,
+		"sp.acs[].response_location": true, "idps[].sso.response_location": true,
 	}
 	for _, p := range structPaths(reflect.TypeFor[config.Config](), "") {
 		if !have[p] && !notApplicable[p] {

@@ -29,6 +29,21 @@ func (c *Config) IdPAllowsCBC(idp IdP) bool {
 	return true
 }
 
+// SignsLogoutResponse reports whether the SP signs its LogoutResponses to
+// idp: sign_logout_response when set, else sign_logout_request.
+func (idp IdP) SignsLogoutResponse() bool {
+	if idp.SignLogoutResponse != nil {
+		return *idp.SignLogoutResponse
+	}
+	return idp.SignLogoutRequest
+}
+
+// WantsLogoutSigned reports whether idp's LogoutRequests and
+// LogoutResponses must be signed: want_logout_signed when set, else true.
+func (idp IdP) WantsLogoutSigned() bool {
+	return idp.WantLogoutSigned == nil || *idp.WantLogoutSigned
+}
+
 // xmlLimits checks sp.limits: each positive and below a ceiling past
 // which the cost bound the limits exist for is gone.
 func (p *problems) xmlLimits(l XMLLimits) {

@@ -45,3 +45,27 @@ idps:
 		})
 	}
 }
+
+func TestLogoutSwitches(t *testing.T) {
+	yes, no := true, false
+	for _, tt := range []struct {
+		name                string
+		idp                 config.IdP
+		signResponse, wants bool
+	}{
+		{"defaults", config.IdP{}, false, true},
+		{"follows sign_logout_request", config.IdP{SignLogoutRequest: true}, true, true},
+		{"sign_logout_response off", config.IdP{SignLogoutRequest: true, SignLogoutResponse: &no}, false, true},
+		{"sign_logout_response on", config.IdP{SignLogoutResponse: &yes}, true, true},
+		{"want_logout_signed off", config.IdP{WantLogoutSigned: &no}, false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.idp.SignsLogoutResponse(); got != tt.signResponse {
+				t.Errorf("SignsLogoutResponse = %v, want %v", got, tt.signResponse)
+			}
+			if got := tt.idp.WantsLogoutSigned(); got != tt.wants {
+				t.Errorf("WantsLogoutSigned = %v, want %v", got, tt.wants)
+			}
+		})
+	}
+}

@@ -280,6 +280,22 @@ func (p *problems) binding(field, s string, allowed ...string) {
 	p.add(field, "%q is not supported here: use post or redirect", s)
 }
 
+// spBinding checks a binding of the SP's own endpoints: post and redirect
+// only. samlkeyd resolves no artifacts and answers no SOAP or PAOS, and
+// metadata must not advertise a binding nobody serves.
+func (p *problems) spBinding(field, s string) {
+	urn, err := BindingURN(s)
+	if s == "" || err != nil {
+		p.binding(field, s)
+		return
+	}
+	switch urn {
+	case BindingPOST, BindingRedirect:
+		return
+	}
+	p.add(field, "%q is refused: samlkeyd serves no artifact resolution, SOAP or PAOS endpoint, and metadata must not advertise one; use post or redirect", s)
+}
+
 func (p *problems) signatureAlgorithm(field, s string) {
 	if s == "" {
 		return
@@ -349,8 +365,11 @@ func (p *problems) sp(sp *SP) {
 	defaults := 0
 	for i, e := range sp.ACS {
 		f := fmt.Sprintf("sp.acs[%d]", i)
-		p.binding(f+".binding", e.Binding)
+		p.spBinding(f+".binding", e.Binding)
 		p.url(f+".location", e.Location, true, mustHTTP)
+		if e.ResponseLocation != "" {
+			p.add(f+".response_location", "only single logout endpoints have a response_location")
+		}
 		if e.Index < 0 {
 			p.add(f+".index", "must not be negative")
 		} else if j, ok := indexes[e.Index]; ok {
@@ -367,8 +386,11 @@ func (p *problems) sp(sp *SP) {
 	}
 	for i, e := range sp.SLO {
 		f := fmt.Sprintf("sp.slo[%d]", i)
-		p.binding(f+".binding", e.Binding)
+		p.spBinding(f+".binding", e.Binding)
 		p.url(f+".location", e.Location, true, mustHTTP)
+		if e.ResponseLocation != "" {
+			p.url(f+".response_location", e.ResponseLocation, true, mustHTTP)
+		}
 		if e.Index != 0 || e.Default {
 			p.add(f, "single logout endpoints have no index or default")
 		}
@@ -420,6 +442,12 @@ func (p *problems) idps(idps []IdP) {
 		if idp.SLO != (Endpoint{}) {
 			p.binding(f+".slo.binding", idp.SLO.Binding, BindingPOST, BindingRedirect)
 			p.url(f+".slo.location", idp.SLO.Location, idp.AllowHTTP, how)
+			if idp.SLO.ResponseLocation != "" {
+				p.url(f+".slo.response_location", idp.SLO.ResponseLocation, idp.AllowHTTP, how)
+			}
+		}
+		if idp.SSO.ResponseLocation != "" {
+			p.add(f+".sso.response_location", "only single logout endpoints have a response_location")
 		}
 		for _, e := range []struct {
 			name string
@@ -431,6 +459,9 @@ func (p *problems) idps(idps []IdP) {
 		}
 		if idp.SignLogoutRequest && idp.SLO.Location == "" {
 			p.add(f+".sign_logout_request", "needs slo.location: there is no single logout endpoint to send signed requests to")
+		}
+		if idp.SignLogoutResponse != nil && *idp.SignLogoutResponse && idp.SLO.Location == "" {
+			p.add(f+".sign_logout_response", "needs slo.location: there is no single logout endpoint to send signed responses to")
 		}
 		p.signatureAlgorithm(f+".signature_algorithm", idp.SignatureAlgorithm)
 		if d := idp.DigestAlgorithm; d != "" && !knownAlgorithm(digestAlgorithms(), d) {

@@ -188,6 +188,7 @@ func (b *builder) responseValidator(ks *keys.KeySet, idps []sp.ResponseIdP) (*sp
 	v, err := sp.NewResponseValidator(sp.ResponseSettings{
 		EntityID:   b.cfg.SP.EntityID,
 		ACSURLs:    acsURLs,
+		SLOURLs:    sloURLs(b.cfg.SP.SLO),
 		Decryption: ks.Encryption,
 		IdPs:       idps,
 		AllowRSA15: b.cfg.SP.AllowRSA15,

@@ -36,7 +36,7 @@ func (d *Daemon) Handler() http.Handler {
 	if d.opts.MetricsListener == nil { // else only the metrics listener serves it
 		route("GET /metrics", d.metricsHandler())
 	}
-	for _, a := range d.apiRoutes() {
+	for _, a := range append(d.apiRoutes(), d.logoutRoutes()...) {
 		route(a.pattern, d.requireScope(a.scope, a.h))
 	}
 	d.webHandler().Register(mux) // GET /, /admin; POST /admin/login, /admin/logout

@@ -36,6 +36,7 @@ func responseIdPs(cfg *config.Config, idx recordIndex, fetched func(url string) 
 			WantAssertionSigned: cfg.SP.WantAssertionsSigned,
 			RefuseCBC:           !cfg.IdPAllowsCBC(p),
 			AllowSHA1:           p.AllowSHA1,
+			AllowUnsignedLogout: !p.WantsLogoutSigned(),
 		})
 	}
 	return out, nil

@@ -26,21 +26,19 @@ const (
 	protocolURN = "urn:oasis:names:tc:SAML:2.0:protocol"
 )
 
-// bindings maps the config's short binding names to SAML binding URNs.
+// bindingURN maps a binding the SP serves (post or redirect, by short name
+// or URN) to its URN. Any other binding (artifact, SOAP, PAOS) is refused:
+// samlkeyd serves none, and metadata never advertises a binding nobody
+// serves.
 func bindingURN(b string) (string, bool) {
+	const post, redirect = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 	switch strings.ToLower(b) {
 	case "post", "http-post":
-		return "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", true
+		return post, true
 	case "redirect", "http-redirect":
-		return "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", true
-	case "artifact", "http-artifact":
-		return "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact", true
-	case "soap":
-		return "urn:oasis:names:tc:SAML:2.0:bindings:SOAP", true
-	case "paos":
-		return "urn:oasis:names:tc:SAML:2.0:bindings:PAOS", true
+		return redirect, true
 	}
-	if strings.HasPrefix(b, "urn:") {
+	if b == post || b == redirect {
 		return b, true
 	}
 	return "", false
@@ -238,9 +236,12 @@ func checkSP(sp *config.SP) error {
 func checkEndpoint(e *config.Endpoint, field string) error {
 	urn, ok := bindingURN(e.Binding)
 	if !ok || !xmlSafe(urn) {
-		return fmt.Errorf("%w: sp.%s.binding: %q is not post, redirect, artifact, soap, paos or a binding URN", ErrInvalidInput, field, e.Binding)
+		return fmt.Errorf("%w: sp.%s.binding: %q is not post or redirect (or their URNs): samlkeyd serves no other binding, so metadata does not advertise one", ErrInvalidInput, field, e.Binding)
 	}
 	e.Binding = urn
+	if e.ResponseLocation != "" && (!isURL(e.ResponseLocation) || !strings.HasPrefix(strings.ToLower(e.ResponseLocation), "https://") && !strings.HasPrefix(strings.ToLower(e.ResponseLocation), "http://")) {
+		return fmt.Errorf("%w: sp.%s.response_location: %q is not an absolute http(s) URL", ErrInvalidInput, field, e.ResponseLocation)
+	}
 	// Every SAML 2.0 binding endpoint is an HTTP(S) URL (crewjam/saml and
 	// other readers refuse other schemes).
 	if !isURL(e.Location) || !strings.HasPrefix(strings.ToLower(e.Location), "https://") && !strings.HasPrefix(strings.ToLower(e.Location), "http://") {
@@ -305,6 +306,9 @@ func render(sp *config.SP, in Input, signing, encryption []*keys.Credential, val
 		el := sd.CreateElement("md:SingleLogoutService")
 		el.CreateAttr("Binding", e.Binding)
 		el.CreateAttr("Location", e.Location)
+		if e.ResponseLocation != "" {
+			el.CreateAttr("ResponseLocation", e.ResponseLocation)
+		}
 	}
 	for _, f := range sp.NameIDFormats {
 		sd.CreateElement("md:NameIDFormat").SetText(f)

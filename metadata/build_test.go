@@ -109,6 +109,8 @@ func TestBuildCrewjamParse(t *testing.T) {
 			check("SLO", len(sd.SingleLogoutServices), 2)
 			check("SLO[0].Binding", sd.SingleLogoutServices[0].Binding, saml.HTTPRedirectBinding)
 			check("SLO[0].Location", sd.SingleLogoutServices[0].Location, "https://sp.example.com/saml/slo")
+			check("SLO[0].ResponseLocation", sd.SingleLogoutServices[0].ResponseLocation, "https://sp.example.com/saml/slo/done")
+			check("SLO[1].ResponseLocation", sd.SingleLogoutServices[1].ResponseLocation, "")
 			check("SLO[1].Binding", sd.SingleLogoutServices[1].Binding, saml.HTTPPostBinding)
 			check("NameIDFormats", len(sd.NameIDFormats), 2)
 			check("NameIDFormat[0]", string(sd.NameIDFormats[0]), "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
@@ -119,7 +121,7 @@ func TestBuildCrewjamParse(t *testing.T) {
 			check("ACS[0].Location", acs[0].Location, "https://sp.example.com/saml/acs")
 			check("ACS[0].Index", acs[0].Index, 0)
 			check("ACS[0].IsDefault", acs[0].IsDefault != nil && *acs[0].IsDefault, true)
-			check("ACS[1].Binding", acs[1].Binding, saml.HTTPArtifactBinding)
+			check("ACS[1].Binding", acs[1].Binding, saml.HTTPPostBinding)
 			check("ACS[1].Index", acs[1].Index, 1)
 			check("ACS[1].IsDefault", acs[1].IsDefault == nil || !*acs[1].IsDefault, true)
 			if ed.Organization == nil {
@@ -304,6 +306,11 @@ func TestBuildErrors(t *testing.T) {
 		{"empty entity id", func(in *Input) { in.SP.EntityID = "" }, ErrInvalidInput, "sp.entity_id"},
 		{"no acs", func(in *Input) { in.SP.ACS = nil }, ErrInvalidInput, "sp.acs"},
 		{"bad binding", func(in *Input) { in.SP.ACS[0].Binding = "carrier-pigeon" }, ErrInvalidInput, "sp.acs[0].binding"},
+		{"artifact acs", func(in *Input) { in.SP.ACS[1].Binding = "artifact" }, ErrInvalidInput, "sp.acs[1].binding"},
+		{"artifact acs urn", func(in *Input) { in.SP.ACS[1].Binding = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" }, ErrInvalidInput, "sp.acs[1].binding"},
+		{"soap slo", func(in *Input) { in.SP.SLO[0].Binding = "soap" }, ErrInvalidInput, "sp.slo[0].binding"},
+		{"paos acs", func(in *Input) { in.SP.ACS[0].Binding = "PAOS" }, ErrInvalidInput, "sp.acs[0].binding"},
+		{"relative response location", func(in *Input) { in.SP.SLO[0].ResponseLocation = "/done" }, ErrInvalidInput, "sp.slo[0].response_location"},
 		{"relative location", func(in *Input) { in.SP.SLO[1].Location = "/slo" }, ErrInvalidInput, "sp.slo[1].location"},
 		{"non-http location", func(in *Input) { in.SP.ACS[0].Location = "ftp://sp.example.com/acs" }, ErrInvalidInput, "sp.acs[0].location"},
 		{"duplicate acs index", func(in *Input) { in.SP.ACS[1].Index = 0 }, ErrInvalidInput, "sp.acs[1].index"},

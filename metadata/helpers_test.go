@@ -34,10 +34,10 @@ func testSP() config.SP {
 		BaseURL:  "https://sp.example.com",
 		ACS: []config.Endpoint{
 			{Binding: "post", Location: "https://sp.example.com/saml/acs", Index: 0, Default: true},
-			{Binding: "artifact", Location: "https://sp.example.com/saml/acs/artifact", Index: 1},
+			{Binding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", Location: "https://sp.example.com/saml/acs/2", Index: 1},
 		},
 		SLO: []config.Endpoint{
-			{Binding: "redirect", Location: "https://sp.example.com/saml/slo"},
+			{Binding: "redirect", Location: "https://sp.example.com/saml/slo", ResponseLocation: "https://sp.example.com/saml/slo/done"},
 			{Binding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", Location: "https://sp.example.com/saml/slo/post"},
 		},
 		NameIDFormats:        []string{"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"},

@@ -43,7 +43,7 @@ func TestLint(t *testing.T) {
 		}, []Profile{ProfileEduGAIN}, []string{"error edugain.valid-until-max"}},
 		{"http endpoints and logo", func(in *Input) {
 			federation(in)
-			in.SP.ACS[1].Location = "http://sp.example.com/saml/acs/artifact"
+			in.SP.ACS[1].Location = "http://sp.example.com/saml/acs/2"
 			in.SP.UIInfo.Logos[0].URL = "http://sp.example.com/logo.png"
 		}, []Profile{ProfileInCommon}, []string{"error incommon.https-endpoints", "warning incommon.https-ui-urls"}},
 		{"sirtfi without a security contact", func(in *Input) {

@@ -23,7 +23,7 @@ func formScriptHash() string {
 
 // post encodes doc for the HTTP-POST binding (SAML bindings 3.5): signed
 // with an enveloped signature when sign is set, base64, in a form that
-// submits itself.
+// submits itself (as SAMLRequest, or SAMLResponse for a response).
 func (svc *Service) post(doc *etree.Element, p *idp, location, origin string, sign bool, relayState string) (*Message, error) {
 	if sign {
 		if err := svc.signEnveloped(doc, p); err != nil {
@@ -33,7 +33,8 @@ func (svc *Service) post(doc *etree.Element, p *idp, location, origin string, si
 	var xml bytes.Buffer
 	xml.Grow(4096)
 	doc.WriteTo(&xml, &etree.WriteSettings{})
-	fields := map[string]string{"SAMLRequest": base64.StdEncoding.EncodeToString(xml.Bytes())}
+	param := messageParam(doc)
+	fields := map[string]string{param: base64.StdEncoding.EncodeToString(xml.Bytes())}
 	if relayState != "" {
 		fields["RelayState"] = relayState
 	}
@@ -41,7 +42,7 @@ func (svc *Service) post(doc *etree.Element, p *idp, location, origin string, si
 		Binding: BindingPOST,
 		Action:  location,
 		Fields:  fields,
-		HTML:    formHTML(location, fields["SAMLRequest"], relayState),
+		HTML:    formHTML(location, param, fields[param], relayState),
 		CSP: "default-src 'none'; script-src " + formScriptHash() + "; form-action " + origin +
 			"; base-uri 'none'; frame-ancestors 'none'",
 	}, nil
@@ -49,13 +50,15 @@ func (svc *Service) post(doc *etree.Element, p *idp, location, origin string, si
 
 // formHTML is the auto-submitting page. Every value is HTML-escaped; the
 // noscript button submits the form where scripts do not run.
-func formHTML(action, samlRequest, relayState string) string {
+func formHTML(action, param, message, relayState string) string {
 	var b strings.Builder
-	b.Grow(len(samlRequest) + len(action) + 512)
+	b.Grow(len(message) + len(action) + 512)
 	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Continue</title></head>\n<body>\n<form method=\"post\" action=\"")
 	b.WriteString(html.EscapeString(action))
-	b.WriteString("\">\n<input type=\"hidden\" name=\"SAMLRequest\" value=\"")
-	b.WriteString(html.EscapeString(samlRequest))
+	b.WriteString("\">\n<input type=\"hidden\" name=\"")
+	b.WriteString(param)
+	b.WriteString("\" value=\"")
+	b.WriteString(html.EscapeString(message))
 	b.WriteString("\">\n")
 	if relayState != "" {
 		b.WriteString("<input type=\"hidden\" name=\"RelayState\" value=\"")

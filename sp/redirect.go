@@ -17,6 +17,8 @@ import (
 //
 //	SAMLRequest=value&RelayState=value&SigAlg=value
 //
+// (SAMLResponse for a LogoutResponse)
+//
 // each value URL-encoded, RelayState left out when empty. The Destination's
 // own query parameters are kept in the URL, ahead of the SAML ones, and are
 // not signed.
@@ -48,7 +50,8 @@ func (svc *Service) redirect(doc *etree.Element, p *idp, location string, sign b
 		q.WriteByte('&')
 	}
 	signedFrom := q.Len()
-	q.WriteString("SAMLRequest=")
+	q.WriteString(messageParam(doc))
+	q.WriteByte('=')
 	q.WriteString(url.QueryEscape(base64.StdEncoding.EncodeToString(deflated.Bytes())))
 	if relayState != "" {
 		q.WriteString("&RelayState=")
@@ -65,4 +68,13 @@ func (svc *Service) redirect(doc *etree.Element, p *idp, location string, sign b
 		q.WriteString(url.QueryEscape(base64.StdEncoding.EncodeToString(sig)))
 	}
 	return &Message{Binding: BindingRedirect, URL: q.String()}, nil
+}
+
+// messageParam is the binding parameter that carries doc: SAMLResponse for
+// a response (a LogoutResponse), SAMLRequest for a request.
+func messageParam(doc *etree.Element) string {
+	if strings.HasSuffix(doc.Tag, "Response") {
+		return ParamSAMLResponse
+	}
+	return ParamSAMLRequest
 }

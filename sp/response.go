@@ -86,6 +86,9 @@ type ReplayCache interface {
 type ResponseSettings struct {
 	EntityID string   // our entity id: the Audience every assertion must name
 	ACSURLs  []string // our ACS locations: Destination and Recipient must be one of them
+	// SLOURLs are our single logout locations and response locations: the
+	// Destination of a logout message (VerifyLogout) must be one of them.
+	SLOURLs []string
 	// Decryption holds the encryption credentials of the snapshot: current,
 	// next (while published), previous (inside retire_after). An
 	// EncryptedKey naming a recipient certificate is opened with the
@@ -122,6 +125,10 @@ type ResponseIdP struct {
 	WantAssertionSigned bool // the Assertion element must carry a valid signature
 	RefuseCBC           bool // refuse CBC content encryption (allow_cbc: false)
 	AllowSHA1           bool // accept rsa-sha1 and sha1 digests in its signatures, with a warning at each use
+	// AllowUnsignedLogout accepts its LogoutRequests and LogoutResponses
+	// unsigned (want_logout_signed: false); a signature present is still
+	// verified.
+	AllowUnsignedLogout bool
 }
 
 // Assertion is what a verified response says about the user.

@@ -1,14 +1,17 @@
 // Package sp owns the SAML protocol work the service provider does with its
-// keys: the registry of XML-DSig signature algorithms, and AuthnRequest and
-// LogoutRequest messages for the HTTP-Redirect binding (DEFLATE, base64, a
-// query signature over the exact octets of the bindings spec, section
-// 3.4.4.1) and the HTTP-POST binding (an enveloped XML signature placed after
-// Issuer, and an auto-submitting HTML form that works under a strict
-// Content-Security-Policy). Validating and decrypting the IdP's responses
-// lives here too (ResponseValidator, response.go and decrypt.go), and so
-// does verifying protocol messages as a binding delivered them
-// (VerifyRedirect over the query octets as received, VerifyPOST for an
-// enveloped signature; received.go). It does not serve HTTP.
+// keys: the registry of XML-DSig signature algorithms, and AuthnRequest,
+// LogoutRequest and LogoutResponse messages for the HTTP-Redirect binding
+// (DEFLATE, base64, a query signature over the exact octets of the bindings
+// spec, section 3.4.4.1) and the HTTP-POST binding (an enveloped XML
+// signature placed after Issuer, and an auto-submitting HTML form that works
+// under a strict Content-Security-Policy). Validating and decrypting the
+// IdP's responses lives here too (ResponseValidator, response.go and
+// decrypt.go), and so does verifying protocol messages as a binding
+// delivered them (VerifyRedirect over the query octets as received,
+// VerifyPOST for an enveloped signature; received.go), and the IdP's
+// LogoutRequests and LogoutResponses with every check single logout needs
+// (ResponseValidator.VerifyLogout, logout_verify.go). It does not serve
+// HTTP.
 //
 // A Service is built once per snapshot with New, which validates every
 // endpoint, binding and algorithm so that a request can only fail for bad
@@ -82,7 +85,8 @@ type Settings struct {
 	OnDeprecated func(idp, algURI string)
 }
 
-// Service signs AuthnRequest and LogoutRequest messages for one snapshot.
+// Service signs AuthnRequest, LogoutRequest and LogoutResponse messages for
+// one snapshot.
 type Service struct {
 	entityID     string
 	acs          []config.Endpoint
@@ -99,19 +103,30 @@ type Service struct {
 
 // idp is one validated IdP record.
 type idp struct {
-	name       string
-	sso, slo   endpoint // slo.location is "" when the IdP has no SLO endpoint
-	alg        Algorithm
-	digest     DigestAlgorithm
-	signAuthn  bool
-	signLogout bool
-	formOrigin string // for the CSP form-action of the POST form
-	sloOrigin  string
+	name           string
+	sso, slo       endpoint // slo.location is "" when the IdP has no SLO endpoint
+	alg            Algorithm
+	digest         DigestAlgorithm
+	signAuthn      bool
+	signLogout     bool
+	signLogoutResp bool   // sign_logout_response (default: sign_logout_request)
+	formOrigin     string // for the CSP form-action of the POST form
+	sloOrigin      string
+	sloRespOrigin  string // of slo.responseLocation; "" = sloOrigin
 }
 
 type endpoint struct {
-	binding  string // BindingRedirect or BindingPOST
-	location string
+	binding          string // BindingRedirect or BindingPOST
+	location         string
+	responseLocation string // where responses go; "" = location
+}
+
+// responseDestination is where a response to this endpoint goes.
+func (e endpoint) responseDestination() string {
+	if e.responseLocation != "" {
+		return e.responseLocation
+	}
+	return e.location
 }
 
 // New validates s and builds a Service. Every problem a request could
@@ -163,11 +178,11 @@ func New(s Settings) (*Service, error) {
 			return nil, fmt.Errorf("%w: idp %q is configured twice: give each idp its own name", ErrBadSettings, p.name)
 		}
 		svc.idps[p.name] = p
-		if p.alg.Deprecated && (p.signAuthn || p.signLogout) {
+		if p.alg.Deprecated && (p.signAuthn || p.signLogout || p.signLogoutResp) {
 			svc.log.Warn("deprecated signature algorithm configured", "idp", p.name, "algorithm", p.alg.URI,
 				"fix", "switch signature_algorithm to rsa-sha256 once the IdP accepts it")
 		}
-		if p.digest.Deprecated && (p.signAuthn || p.signLogout) {
+		if p.digest.Deprecated && (p.signAuthn || p.signLogout || p.signLogoutResp) {
 			svc.log.Warn("deprecated digest algorithm configured", "idp", p.name, "digest", p.digest.URI)
 		}
 	}
@@ -223,7 +238,7 @@ func newIdP(c *config.IdP, pub crypto.PublicKey) (*idp, error) {
 	if strings.TrimSpace(c.Name) == "" {
 		return nil, fmt.Errorf("%w: an idp has no name", ErrBadSettings)
 	}
-	p := &idp{name: c.Name, signAuthn: c.SignAuthnRequest, signLogout: c.SignLogoutRequest}
+	p := &idp{name: c.Name, signAuthn: c.SignAuthnRequest, signLogout: c.SignLogoutRequest, signLogoutResp: c.SignsLogoutResponse()}
 	var err error
 	if p.sso, p.formOrigin, err = newEndpoint(c.SSO, c.AllowHTTP); err != nil {
 		return nil, fmt.Errorf("%w: idp %q sso: %w", ErrBadSettings, c.Name, err)
@@ -232,8 +247,15 @@ func newIdP(c *config.IdP, pub crypto.PublicKey) (*idp, error) {
 		if p.slo, p.sloOrigin, err = newEndpoint(c.SLO, c.AllowHTTP); err != nil {
 			return nil, fmt.Errorf("%w: idp %q slo: %w", ErrBadSettings, c.Name, err)
 		}
+		if r := c.SLO.ResponseLocation; r != "" {
+			u, err := checkLocation(r, c.AllowHTTP)
+			if err != nil {
+				return nil, fmt.Errorf("%w: idp %q slo response_location: %w", ErrBadSettings, c.Name, err)
+			}
+			p.slo.responseLocation, p.sloRespOrigin = r, u.Scheme+"://"+u.Host
+		}
 	}
-	signs := c.SignAuthnRequest || c.SignLogoutRequest
+	signs := c.SignAuthnRequest || c.SignLogoutRequest || p.signLogoutResp
 	if signs && pub == nil {
 		return nil, fmt.Errorf("%w: idp %q signs requests but there is no current signing key: set the signing keystore property", ErrBadSettings, c.Name)
 	}

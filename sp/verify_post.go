@@ -30,10 +30,21 @@ import (
 // r||s. rsa-sha1 and a sha1 digest need allowSHA1. Every refusal is a
 // *MessageError.
 func VerifyPOST(form url.Values, certs []*x509.Certificate, allowSHA1 bool, now time.Time) (*ReceivedMessage, error) {
-	m, err := ParsePOST(form)
+	return verifyPOST(form, certs, allowSHA1, now, Limits{})
+}
+
+// verifyPOST is VerifyPOST with the structural limits l (zero fields:
+// DefaultLimits).
+func verifyPOST(form url.Values, certs []*x509.Certificate, allowSHA1 bool, now time.Time, l Limits) (*ReceivedMessage, error) {
+	m, err := parsePOST(form, l)
 	if err != nil {
 		return nil, err
 	}
+	return m.verifyPOST(certs, allowSHA1, now)
+}
+
+// verifyPOST verifies the enveloped signature of a message parsePOST read.
+func (m *ReceivedMessage) verifyPOST(certs []*x509.Certificate, allowSHA1 bool, now time.Time) (*ReceivedMessage, error) {
 	if !m.Signed {
 		return nil, refuseMessage(CheckSignature, "%s %s is not signed", m.Param, m.Kind)
 	}
@@ -80,6 +91,10 @@ func VerifyPOST(form url.Values, certs []*x509.Certificate, allowSHA1 bool, now 
 // (Signed) should go to VerifyPOST instead. Every refusal is a
 // *MessageError.
 func ParsePOST(form url.Values) (*ReceivedMessage, error) {
+	return parsePOST(form, Limits{})
+}
+
+func parsePOST(form url.Values, l Limits) (*ReceivedMessage, error) {
 	req, resp := form[ParamSAMLRequest], form[ParamSAMLResponse]
 	m := &ReceivedMessage{Binding: BindingPOST}
 	switch {
@@ -112,7 +127,7 @@ func ParsePOST(form url.Values) (*ReceivedMessage, error) {
 	if len(raw) > MaxResponseXML {
 		return nil, refuseMessage(CheckMalformed, "%s decodes to %d bytes, over the %d-byte cap", m.Param, len(raw), MaxResponseXML)
 	}
-	doc, err := parseXML(raw, Limits{}) // the default structural limits
+	doc, err := parseXML(raw, l)
 	if err != nil {
 		return nil, asMessageError(err)
 	}

@@ -46,7 +46,7 @@ func newFixture(t testing.TB, withNext bool) *fixture {
 		BaseURL:  "https://sp.example.com",
 		ACS: []config.Endpoint{
 			{Binding: "post", Location: "https://sp.example.com/saml/acs", Index: 0, Default: true},
-			{Binding: "artifact", Location: "https://sp.example.com/saml/acs/artifact", Index: 1},
+			{Binding: "post", Location: "https://sp.example.com/saml/acs/2", Index: 1},
 		},
 		SLO:      []config.Endpoint{{Binding: "redirect", Location: "https://sp.example.com/saml/slo"}},
 		Metadata: config.Metadata{ValidFor: 48 * time.Hour, CacheDuration: 24 * time.Hour},

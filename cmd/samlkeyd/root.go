@@ -67,6 +67,7 @@ func (a *app) root() *cobra.Command {
 		a.metadataCmd(),
 		a.signCmd(),
 		a.responseCmd(),
+		a.logoutCmd(),
 		a.checkCmd(),
 		a.expiryCmd(),
 		a.rotateCmd(),

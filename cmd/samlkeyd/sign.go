@@ -12,9 +12,9 @@ import (
 func (a *app) signCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sign",
-		Short: "Sign an AuthnRequest or LogoutRequest offline, as the API does",
+		Short: "Sign an AuthnRequest, LogoutRequest or LogoutResponse offline, as the API does",
 	}
-	cmd.AddCommand(a.signAuthnCmd(), a.signLogoutCmd())
+	cmd.AddCommand(a.signAuthnCmd(), a.signLogoutCmd(), a.signLogoutResponseCmd())
 	return cmd
 }
 
@@ -81,6 +81,37 @@ func (a *app) signLogoutCmd() *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON answer instead")
 	_ = cmd.MarkFlagRequired("idp")
 	_ = cmd.MarkFlagRequired("name-id")
+	return cmd
+}
+
+func (a *app) signLogoutResponseCmd() *cobra.Command {
+	var o sp.LogoutResponseOptions
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "logout-response --idp NAME --in-response-to ID",
+		Short: "Print a (signed, per the IdP's sign_logout_response) LogoutResponse: the redirect URL or the POST form",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			snap, err := a.snapshot(cmd.Context(), cmd, nil)
+			if err != nil {
+				return err
+			}
+			msg, err := snap.SP.LogoutResponse(o)
+			if err != nil {
+				return err
+			}
+			return a.printMessage(msg, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.IdP, "idp", "", "IdP record name (required)")
+	f.StringVar(&o.InResponseTo, "in-response-to", "", "ID of the IdP's LogoutRequest (required)")
+	f.StringVar(&o.Status, "status", "success", "success, partial, requester or responder")
+	f.StringVar(&o.Binding, "binding", "", "redirect or post (default: the binding of the IdP's SLO endpoint)")
+	f.StringVar(&o.RelayState, "relay-state", "", "RelayState (at most 80 bytes)")
+	f.BoolVar(&asJSON, "json", false, "print the API's JSON answer instead")
+	_ = cmd.MarkFlagRequired("idp")
+	_ = cmd.MarkFlagRequired("in-response-to")
 	return cmd
 }
 
