@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -504,6 +505,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 		`samlkeyd_snapshot_builds_total 1`,
 		`samlkeyd_store_up 1`,
 		`samlkeyd_snapshot_age_seconds`,
+		`samlkeyd_build_info{goversion="` + runtime.Version() + `"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

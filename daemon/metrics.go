@@ -3,6 +3,8 @@ package daemon
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/samlkeyd/samlkeyd/internal/buildinfo"
 )
 
 // metrics are the daemon's own Prometheus series; packages with their own
@@ -66,7 +68,7 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
 		m.storeUp, m.storeErrors, m.replayPurged, m.responseFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		snapshotCollector{d: d})
+		snapshotCollector{d: d}, buildinfo.Read().Collector())
 	return m
 }
 

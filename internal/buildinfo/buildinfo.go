@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/samlkeyd/samlkeyd/keys/openssl"
 )
 
 // Devel is the version of a binary built from a checkout without a
@@ -34,7 +36,7 @@ type Info struct {
 func Read() Info {
 	bi, ok := debug.ReadBuildInfo()
 	i := fromBuildInfo(bi, ok)
-	i.CryptoBackend = cryptoBackend
+	i.CryptoBackend = openssl.Backend()
 	i.FIPS140 = fips140.Enabled()
 	return i
 }
