@@ -129,8 +129,16 @@ func expiryAlert(e Expiry, now time.Time, thresholds []time.Duration) (alert.Ale
 		a.Severity = alert.SeverityCritical
 	}
 	a.Subject["threshold"] = crossed.String()
-	a.Summary = fmt.Sprintf("%s certificate %s of %q expires on %s (in %d days)", e.Source, e.Subject, e.Owner,
-		e.NotAfter.UTC().Format(time.DateOnly), int(e.NotAfter.Sub(now).Hours()/24))
+	days := int(e.NotAfter.Sub(now).Hours() / 24)
+	in := fmt.Sprintf("in %d days", days)
+	switch days {
+	case 0:
+		in = "in less than a day"
+	case 1:
+		in = "in 1 day"
+	}
+	a.Summary = fmt.Sprintf("%s certificate %s of %q expires on %s (%s)", e.Source, e.Subject, e.Owner,
+		e.NotAfter.UTC().Format(time.DateOnly), in)
 	return a, true
 }
 

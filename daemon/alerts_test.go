@@ -179,3 +179,45 @@ func TestAlertKeysStable(t *testing.T) {
 		t.Errorf("errDigest %q: want 8 bytes of SHA-256 in hex", errDigest(boom))
 	}
 }
+
+// TestExpiryScanOnStoreChange: a certificate added to the store that
+// expires within a threshold alerts at the next store poll, not at the
+// next hourly scan.
+func TestExpiryScanOnStoreChange(t *testing.T) {
+	st := openStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, got := webhookReceiver(t, nil)
+	cfg := testConfig()
+	cfg.Alerts = config.Alerts{
+		Thresholds: []time.Duration{7 * 24 * time.Hour},
+		Webhook:    &config.Webhook{URL: srv.URL, Timeout: 5 * time.Second},
+	}
+	d := newDaemon(t, cfg, st)
+	done := make(chan struct{})
+	go func() { defer close(done); d.expiryLoop(ctx) }()
+	defer func() { cancel(); <-done }()
+	select { // the start scan: the base keystores are years away from expiry
+	case a := <-got:
+		t.Fatalf("alert before any change: %v", a)
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Soon root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(2 * 24 * time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if _, err := st.AddRecord(ctx, "test", store.NewRecord{Name: "Soon root", Type: store.TypeTrustStoreCert,
+		Data: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}); err != nil {
+		t.Fatal(err)
+	}
+	d.pollOnce(ctx)
+	select {
+	case a := <-got:
+		if subj, _ := a["subject"].(map[string]any); a["kind"] != "expiry" || subj["owner"] != "Soon root" {
+			t.Fatalf("alert after the store change: %v, want Soon root expiring", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no expiry alert after a store change added a certificate expiring in 2 days")
+	}
+}

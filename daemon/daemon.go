@@ -91,6 +91,7 @@ type Daemon struct {
 	metaFetcher *idpmeta.Fetcher // fetches metadata_url
 	storeHealth *storeHealth     // samlkeyd_store_up and the store's state
 	retry       reloadRetry      // a reload waiting for the store to come back
+	expiryKick  chan struct{}    // a store change asks the expiry loop to scan now
 
 	pollFailed pollFailure  // touched by pollOnce only (one goroutine)
 	fetches    fetchLog     // metadata fetches by IdP last written to the store
@@ -142,7 +143,8 @@ func Prepare(o Options) (*Daemon, error) {
 	}
 	d := &Daemon{opts: o, log: o.Logger, registry: o.Registry,
 		idpMeta: idpmeta.NewCache(), metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
-		fetches: fetchLog{last: map[string]recordedFetch{}}, retry: newReloadRetry()}
+		fetches: fetchLog{last: map[string]recordedFetch{}}, retry: newReloadRetry(),
+		expiryKick: make(chan struct{}, 1)}
 	d.metrics = newMetrics(o.Registry, d)
 	d.storeHealth = &storeHealth{gauge: d.metrics.storeUp, log: o.Logger}
 	d.rotations = newRotationScheduler(d.rotate, o.Logger)

@@ -50,7 +50,8 @@ func (d *Daemon) hupLoop(ctx context.Context, hup <-chan os.Signal) {
 	}
 }
 
-// expiryLoop scans for expiring certificates now and every hour.
+// expiryLoop scans for expiring certificates now, every hour, and after
+// every store change.
 func (d *Daemon) expiryLoop(ctx context.Context) {
 	t := time.NewTicker(expiryScanEvery)
 	defer t.Stop()
@@ -60,7 +61,18 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-d.expiryKick:
 		}
+	}
+}
+
+// scanExpirySoon asks the expiry loop to scan now rather than at the next
+// hour: a store change may have added a certificate that expires within a
+// threshold. Kicks while a scan is pending are merged.
+func (d *Daemon) scanExpirySoon() {
+	select {
+	case d.expiryKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -125,6 +137,9 @@ func (d *Daemon) pollOnce(ctx context.Context) {
 	}
 	d.pollFailed = pollFailure{}
 	d.log.Info("snapshot rebuilt", "trigger", trigger, "store_version", n)
+	if trigger == "store" {
+		d.scanExpirySoon()
+	}
 }
 
 // pollFailure remembers the store version whose poll-triggered build failed.
