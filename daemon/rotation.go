@@ -61,7 +61,7 @@ func (d *Daemon) apiRotate(w http.ResponseWriter, r *http.Request, actor string)
 // use's keys, when the next steps are due, and which IdPs have fetched the
 // next key.
 func (d *Daemon) apiRotationStatus(w http.ResponseWriter, r *http.Request, snap *Snapshot, _ string) {
-	st, err := lifecycle.ReadStatus(r.Context(), snap.Config, d.opts.Store)
+	st, err := lifecycle.ReadStatus(r.Context(), snap.Config, d.opts.Store, d.now())
 	if err != nil {
 		d.log.Error("rotation status", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the rotation state could not be read")

@@ -16,11 +16,11 @@ func TestRotationSteps(t *testing.T) {
 		next := func(name string) NewRecord {
 			return NewRecord{Name: name, Type: TypePKCS12, Data: readFixture(t, "sp.p12"), StorePassword: secret.FromString(sentinelStorePass)}
 		}
-		rec, err := s.PublishNext(ctx, "rotation", "signing", next("signing 2027"))
+		rec, err := s.PublishNext(ctx, "rotation", "signing", next("signing 2027"), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.PublishNext(ctx, "rotation", "signing", next("signing 2027b")); !errors.Is(err, ErrExists) {
+		if _, err := s.PublishNext(ctx, "rotation", "signing", next("signing 2027b"), ""); !errors.Is(err, ErrExists) {
 			t.Fatalf("a second next key: %v", err)
 		}
 		if v, _, _ := s.Property(ctx, PropSigningKeystore); v != BaseSigningID {

@@ -76,7 +76,7 @@ func (a *app) rotateStatusCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			status, err := lifecycle.ReadStatus(cmd.Context(), cfg, st)
+			status, err := lifecycle.ReadStatus(cmd.Context(), cfg, st, time.Now())
 			if err != nil {
 				return err
 			}
