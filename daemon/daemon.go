@@ -98,7 +98,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
 		fetches:     fetchLog{last: map[string]recordedFetch{}}}
 	d.metrics = newMetrics(o.Registry, d)
-	d.rotations = newRotationScheduler(d.rotate, o.Logger)
+	d.rotations = newRotationScheduler(d.scheduledRotate, o.Logger)
 	sinks, err := alertSinks(o.Config, o.Logger)
 	if err != nil {
 		return nil, err

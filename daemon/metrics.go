@@ -14,6 +14,7 @@ type metrics struct {
 	reloadFailures  *prometheus.CounterVec
 	deprecatedAlgos *prometheus.CounterVec
 	deprecatedEnc   *prometheus.CounterVec
+	rotationSkipped *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
@@ -42,8 +43,12 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 			Name: "samlkeyd_deprecated_encryption_uses_total",
 			Help: "Encrypted assertions, IDs and attributes decrypted with a CBC content algorithm (no integrity), by IdP.",
 		}, []string{"idp", "algorithm"}),
+		rotationSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_rotation_skipped_total",
+			Help: "Rotation runs skipped, by use and reason (other_replica: another replica held the rotation lock and ran it).",
+		}, []string{"use", "reason"}),
 	}
-	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
+	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc, m.rotationSkipped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{d: d})
 	return m
