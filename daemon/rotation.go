@@ -203,4 +203,3 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return decodeJSON(w, r, v)
 }
-
