@@ -194,7 +194,11 @@ func withoutReplace(cfg *config.Config, use keys.Use) *config.Config {
 func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "bad_request", "request body: "+err.Error())
+		code := http.StatusBadRequest
+		if _, ok := err.(*http.MaxBytesError); ok {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, "bad_request", "request body: "+err.Error())
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
