@@ -116,7 +116,7 @@ func Publish(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o 
 		}
 		var err error
 		if o.Record != "" {
-			rec, err = publishRecord(ctx, st, use, o.Record, mode, o.Actor)
+			rec, err = publishRecord(ctx, st, use, o.Record, mode, o.Actor, o.Now())
 		} else {
 			var nr store.NewRecord
 			if nr, err = generate(use, p, hostOf(cfg.SP.EntityID), o.Now(), o.Rand); err == nil {
@@ -134,7 +134,7 @@ func Publish(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o 
 
 // publishRecord checks that the record ref (id or name) can serve use and
 // publishes it as the next key.
-func publishRecord(ctx context.Context, st Store, use keys.Use, ref, mode, who string) (*store.Record, error) {
+func publishRecord(ctx context.Context, st Store, use keys.Use, ref, mode, who string, now time.Time) (*store.Record, error) {
 	rec, err := st.Record(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		rec, err = st.RecordByName(ctx, ref)
@@ -142,7 +142,7 @@ func publishRecord(ctx context.Context, st Store, use keys.Use, ref, mode, who s
 	if err != nil {
 		return nil, fmt.Errorf("publish record %q as the next %s key: %w", ref, use, err)
 	}
-	if err := fits(rec, use); err != nil {
+	if err := fits(rec, use, now); err != nil {
 		return nil, fmt.Errorf("publish record %s (%q) as the next %s key: %w", rec.ID, rec.Name, use, err)
 	}
 	if err := st.PublishRecord(ctx, who, string(use), rec.ID, mode); err != nil {
@@ -151,16 +151,21 @@ func publishRecord(ctx context.Context, st Store, use keys.Use, ref, mode, who s
 	return rec, nil
 }
 
-// fits checks a brought record: active, with a private key, whose algorithm
-// serves use (RSA or ECDSA signs; only RSA decrypts the key transport SAML
-// IdPs use).
-func fits(rec *store.Record, use keys.Use) error {
+// fits checks a brought record: active, with a private key and a
+// certificate valid now (metadata refuses to publish any other: the
+// snapshot would not build), whose algorithm serves use (RSA or ECDSA
+// signs; only RSA decrypts the key transport SAML IdPs use).
+func fits(rec *store.Record, use keys.Use, now time.Time) error {
 	if !rec.Active {
 		return fmt.Errorf("%w: it is inactive (samlkeyd cert activate %s)", ErrUnfit, rec.ID)
 	}
 	c, err := rec.Credential(use)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnfit, err)
+	}
+	if leaf := c.Leaf(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return fmt.Errorf("%w: its certificate is valid from %s to %s, not now", ErrUnfit,
+			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	switch c.Signer.Public().(type) {
 	case *rsa.PublicKey:

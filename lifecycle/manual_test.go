@@ -182,9 +182,12 @@ func TestPublishRefusesUnfitRecords(t *testing.T) {
 		{"the current key", keys.UseSigning, ManualOptions{Record: store.BaseSigningID}, store.ErrInvalid},
 		{"unknown record", keys.UseSigning, ManualOptions{Record: "nobody"}, store.ErrNotFound},
 		{"replace for signing", keys.UseSigning, ManualOptions{Replace: true}, store.ErrInvalid},
+		{"expired certificate", keys.UseSigning, ManualOptions{Record: ec, Now: func() time.Time { return now().Add(800 * day) }}, ErrUnfit},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			c.o.Now = now
+			if c.o.Now == nil {
+				c.o.Now = now
+			}
 			if _, err := Publish(ctx, cfg, st, c.use, c.o); !errors.Is(err, c.target) {
 				t.Fatalf("err = %v, want %v", err, c.target)
 			}
@@ -308,7 +311,8 @@ func TestRotateLosesTheLock(t *testing.T) {
 func addBrought(t *testing.T, st *store.Store, name, alg string, size int) string {
 	t.Helper()
 	g, err := keys.GenerateKeystore(keys.KeystoreOptions{GenerateOptions: keys.GenerateOptions{
-		Alias: "brought", KeyAlg: alg, KeySize: size, ValidityDays: 730, DName: "CN=" + name}, Format: keys.FormatPKCS12})
+		Alias: "brought", KeyAlg: alg, KeySize: size, ValidityDays: 730, DName: "CN=" + name,
+		Now: func() time.Time { return time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC) }}, Format: keys.FormatPKCS12})
 	if err != nil {
 		t.Fatal(err)
 	}
