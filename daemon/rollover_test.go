@@ -239,6 +239,18 @@ func TestReplaceModePublish(t *testing.T) {
 	if w := postJSON(t, h, "/api/v1/rotations/encryption/promote", adminToken, ``); w.Code != http.StatusConflict {
 		t.Fatalf("promote with no next key: %d %s", w.Code, w.Body)
 	}
+	for body, want := range map[string]int{
+		`{"bogus":1}`:                    http.StatusBadRequest,
+		`{"mode":"sideways"}`:            http.StatusBadRequest,
+		`{} {}`:                          http.StatusBadRequest,
+		`{"record":"nobody"}`:            http.StatusNotFound,
+		`{"record":"` + cur + `"}`:       http.StatusUnprocessableEntity,
+		strings.Repeat(" ", 2<<20) + `x`: http.StatusRequestEntityTooLarge,
+	} {
+		if w := postJSON(t, h, "/api/v1/rotations/encryption/publish", adminToken, body); w.Code != want {
+			t.Errorf("publish with body %.40q: %d %s, want %d", body, w.Code, w.Body, want)
+		}
+	}
 	if w := postJSON(t, h, "/api/v1/rotations/nothing/publish", adminToken, ``); w.Code != http.StatusNotFound {
 		t.Fatalf("unknown use: %d", w.Code)
 	}

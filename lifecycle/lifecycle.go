@@ -2,8 +2,10 @@
 // goes through (next, active, retired, inactive), which single step a
 // rollover needs now, which keys metadata must publish, when the IdPs have
 // caught up with a next key, which expiry threshold a certificate has
-// crossed, and the rollover procedure itself (Rotate) with its report
-// (ReadStatus). The decisions are pure functions of their arguments (time
+// crossed, and the rollover procedure itself — scheduled (Rotate) or staged
+// by hand (Publish, Promote, Cancel; manual.go) — with its report
+// (ReadStatus). Which keys are kept and listed in metadata is one rule
+// (Serving, Kept, Listed) that the snapshot build and ReadStatus share. The decisions are pure functions of their arguments (time
 // included); Rotate and ReadStatus reach the store only through the small
 // interfaces in store.go. Lifecycle never sends alerts: it returns errors
 // and the daemon decides what is worth an alert.
