@@ -4,14 +4,19 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
 	"github.com/samlkeyd/samlkeyd/secret"
@@ -51,12 +56,15 @@ func TestManualRolloverAgainstARefetchingIdP(t *testing.T) {
 
 	// The IdP: the signing certificates of the metadata it last fetched.
 	var idpCerts []*x509.Certificate
+	var idpMetadata []byte
+	var seen []idpView // each login as the IdP saw it, for pysaml2
 	idpFetch := func() {
 		t.Helper()
 		w := get(t, h, "/saml/metadata", "User-Agent", "CorpIdP-Refresh/2.1")
 		if w.Code != http.StatusOK {
 			t.Fatalf("IdP metadata fetch: %d", w.Code)
 		}
+		idpMetadata = w.Body.Bytes()
 		signing, _ := metadataCerts(t, w.Body.Bytes())
 		idpCerts = nil
 		for _, der := range signing {
@@ -74,6 +82,7 @@ func TestManualRolloverAgainstARefetchingIdP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		seen = append(seen, idpView{metadata: idpMetadata, url: msg.URL})
 		u, _ := url.Parse(msg.URL)
 		got, err := sp.VerifyRedirect(u.RawQuery, idpCerts, false)
 		if err != nil {
@@ -159,6 +168,17 @@ func TestManualRolloverAgainstARefetchingIdP(t *testing.T) {
 	}
 	if failures != 0 || verified != 6 {
 		t.Fatalf("%d of %d verifications failed", failures, verified)
+	}
+	if !testing.Short() {
+		// The last view is a control: the new key's signature against the
+		// metadata fetched before the rollover must fail.
+		control := idpView{metadata: seen[0].metadata, url: seen[len(seen)-1].url}
+		got := verifyWithPysaml2(t, cfg.SP.EntityID, append(seen, control))
+		for i, r := range got {
+			if want := i < len(seen); (r == "ok") != want {
+				t.Errorf("pysaml2 on login %d: %s", i, r)
+			}
+		}
 	}
 	audit, _ := st.Audit(ctx)
 	byAPI := 0
@@ -286,6 +306,52 @@ func TestScheduledRotationLosingTheLock(t *testing.T) {
 		t.Fatalf("losing the lock sent an alert: %v", a)
 	case <-time.After(500 * time.Millisecond):
 	}
+}
+
+// idpView is one login as the IdP saw it: the metadata it had fetched last
+// and the redirect URL of the AuthnRequest.
+type idpView struct {
+	metadata []byte
+	url      string
+}
+
+// verifyWithPysaml2 verifies each AuthnRequest as a pysaml2 IdP would,
+// with the signing certificates of the metadata it had fetched, and returns
+// one "ok" or "fail: …" per view (none when pysaml2 is not installed).
+func verifyWithPysaml2(t *testing.T, entityID string, views []idpView) []string {
+	t.Helper()
+	py := ""
+	for _, p := range []string{tooltest.Path(t, "python3"), "/usr/bin/python3"} {
+		if exec.Command(p, "-c", "import saml2").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		if tooltest.Required() {
+			t.Fatal("no python3 imports saml2 (Debian: python3-pysaml2)")
+		}
+		t.Log("pysaml2 not installed: the IdP's verification by pysaml2 is skipped")
+		return nil
+	}
+	args := []string{filepath.Join("testdata", "pysaml2_idp_verify.py"), entityID}
+	dir := t.TempDir()
+	for i, v := range views {
+		md := filepath.Join(dir, fmt.Sprintf("metadata-%d.xml", i))
+		if err := os.WriteFile(md, v.metadata, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, md, v.url)
+	}
+	out, err := exec.Command(py, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pysaml2: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(views) {
+		t.Fatalf("pysaml2 answered %d lines for %d AuthnRequests:\n%s", len(lines), len(views), out)
+	}
+	return lines
 }
 
 func grepLines(s, sub string) string {
