@@ -55,7 +55,7 @@ func Rotate(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o O
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("rotation of the %s key is not configured (rotation.%s in the config)", use, use)
+		return nil, fmt.Errorf("rotation of the %s key is not configured (rotation.%s in the config); to roll it over by hand: samlkeyd rotate publish --use %s, then rotate promote", use, use, use)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
