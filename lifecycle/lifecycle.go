@@ -202,7 +202,7 @@ func Due(keys []Key, now time.Time, p Policy, idpsCaughtUp bool) Step {
 		}
 	}
 	for _, k := range keys {
-		if k.State == StateRetired && !now.Before(k.RetiredAt.Add(p.RetireAfter)) {
+		if k.State == StateRetired && !Kept(k, now, p) {
 			return Step{StepDeactivate, k.ID, fmt.Sprintf("retired for %s (retire_after)", p.RetireAfter)}
 		}
 	}
@@ -211,13 +211,15 @@ func Due(keys []Key, now time.Time, p Policy, idpsCaughtUp bool) Step {
 
 // Kept reports whether a key is still in use at now: active, next, or
 // retired less than RetireAfter ago. A kept key decrypts; metadata lists it
-// unless a replace-mode key hides it (Listed).
+// unless a replace-mode key hides it (Listed). A key retired without a date
+// (the property was moved away from it by hand and no rotation run has
+// reconciled the states yet) is kept: its retire_after has not started.
 func Kept(k Key, now time.Time, p Policy) bool {
 	switch k.State {
 	case StateActive, StateNext:
 		return true
 	case StateRetired:
-		return now.Before(k.RetiredAt.Add(p.RetireAfter))
+		return k.RetiredAt.IsZero() || now.Before(k.RetiredAt.Add(p.RetireAfter))
 	}
 	return false
 }

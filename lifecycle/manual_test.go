@@ -323,3 +323,40 @@ func addBrought(t *testing.T, st *store.Store, name, alg string, size int) strin
 	}
 	return r.ID
 }
+
+// TestHandMovedPropertyKeepsTheOldKey: until a rotation run reconciles the
+// states, the key the property was moved away from by hand stays published
+// and decrypting, in metadata's rule and in rotate status alike.
+func TestHandMovedPropertyKeepsTheOldKey(t *testing.T) {
+	ctx := context.Background()
+	st, now, advance := realStore(t)
+	cfg := manualConfig()
+	rec, err := Publish(ctx, cfg, st, keys.UseEncryption, ManualOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Promote(ctx, cfg, st, keys.UseEncryption, ManualOptions{Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetProperty(ctx, "bob", store.PropEncryptionKeystore, store.BaseEncryptionID); err != nil {
+		t.Fatal(err)
+	}
+	advance(30 * day)
+	rows, _ := st.Rotations(ctx, "encryption")
+	kept := false
+	for _, p := range Serving(rows, store.BaseEncryptionID, now(), DefaultPolicy(), keys.UseEncryption) {
+		kept = kept || (p.ID == rec.ID && p.Listed)
+	}
+	k := keyStatus(statusOf(t, cfg, st, keys.UseEncryption, now()), rec.ID)
+	if !kept || !k.Kept || !k.Listed || !k.KeptUntil.IsZero() {
+		t.Fatalf("the key moved away from by hand: serving %v, status %+v", kept, k)
+	}
+	// A manual step reconciles: its retire_after starts now.
+	if _, err := Publish(ctx, cfg, st, keys.UseEncryption, ManualOptions{Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	k = keyStatus(statusOf(t, cfg, st, keys.UseEncryption, now()), rec.ID)
+	if k.State != StateRetired || !k.KeptUntil.Equal(now().Add(DefaultRetireAfter)) {
+		t.Fatalf("after reconciling: %+v", k)
+	}
+}

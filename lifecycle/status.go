@@ -112,7 +112,7 @@ func ReadStatus(ctx context.Context, cfg *config.Config, st Reader, now time.Tim
 				PublishMode: k.row.PublishMode}
 			if v := k.key(); Kept(v, now, eff) {
 				ks.Kept, ks.Listed = true, Listed(v, kept, use)
-				if v.State == StateRetired {
+				if v.State == StateRetired && !v.RetiredAt.IsZero() {
 					ks.KeptUntil = RetiredUntil(v, eff)
 				}
 			}
