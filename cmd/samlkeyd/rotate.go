@@ -141,7 +141,7 @@ promotes anyway (those IdPs reject the new signatures until they re-fetch).`,
 					if err != nil {
 						return "", err
 					}
-					return fmt.Sprintf("promoted %s: it is the current %s key; the previous one stays published for retire_after", id, u), nil
+					return fmt.Sprintf("promoted %s: it is the current %s key; the previous one is retired, kept for retire_after (samlkeyd rotate status shows until when)", id, u), nil
 				})
 		},
 	}
@@ -279,13 +279,17 @@ func (a *app) printStatus(s *lifecycle.Status) error {
 // inMetadata says whether metadata lists a key and, for a retired one, until
 // when it stays.
 func inMetadata(k lifecycle.KeyStatus) string {
+	until := ""
+	if !k.KeptUntil.IsZero() {
+		until = " until " + date(k.KeptUntil)
+	}
 	switch {
 	case !k.Kept:
 		return "no"
 	case !k.Listed:
-		return "no (decrypts only)"
-	case !k.KeptUntil.IsZero():
-		return "until " + date(k.KeptUntil)
+		return "no (decrypts" + until + ")"
+	case until != "":
+		return "yes," + until
 	}
 	return "yes"
 }
