@@ -221,6 +221,10 @@ type RotationPolicy struct {
 	RetireAfter  time.Duration `mapstructure:"retire_after" yaml:"retire_after"`
 	MaxWait      time.Duration `mapstructure:"max_wait" yaml:"max_wait,omitempty"`
 	Schedule     string        `mapstructure:"schedule" yaml:"schedule"`
+	// PublishMode (encryption only): add (default) lists the next key after
+	// the current one in metadata; replace lists it instead of the current
+	// one, for IdPs that accept one encryption certificate (ADFS).
+	PublishMode string `mapstructure:"publish_mode" yaml:"publish_mode,omitempty"`
 
 	// ParsedSchedule is Schedule parsed by Validate.
 	ParsedSchedule cron.Schedule `mapstructure:"-" yaml:"-"`

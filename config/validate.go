@@ -593,6 +593,13 @@ func (p *problems) rotation(field string, r *RotationPolicy) {
 	if r.Validity > 0 && r.RotateBefore >= r.Validity {
 		p.add(field+".rotate_before", "%s is not shorter than validity (%s): every new key would be due at once", FormatDuration(r.RotateBefore), FormatDuration(r.Validity))
 	}
+	switch {
+	case r.PublishMode == "" || r.PublishMode == "add":
+	case r.PublishMode != "replace":
+		p.add(field+".publish_mode", "%q: use add or replace", r.PublishMode)
+	case !strings.HasSuffix(field, ".encryption"):
+		p.add(field+".publish_mode", "replace applies to encryption keys only (metadata always lists the current signing key)")
+	}
 	r.ParsedSchedule = p.schedule(field+".schedule", r.Schedule)
 }
 

@@ -143,7 +143,8 @@ func expiryAlert(e Expiry, now time.Time, thresholds []time.Duration) (alert.Ale
 }
 
 // alertCheckTransition turns an mTLS check going from success to failure,
-// or back, into an alert.
+// or back, or failing for another cause (stage) than before, into an alert:
+// a changed cause is a new check_failed.
 func (d *Daemon) alertCheckTransition(prev, cur *mtls.Result) {
 	a := alert.Alert{
 		Key:     alertKey("check", cur.Check, cur.Start.UTC().Format(time.RFC3339Nano)),
@@ -156,6 +157,10 @@ func (d *Daemon) alertCheckTransition(prev, cur *mtls.Result) {
 	} else {
 		a.Kind, a.Severity = alert.KindCheckFailed, alert.SeverityCritical
 		a.Summary = fmt.Sprintf("mTLS check %q failed in the %s stage", cur.Check, cur.Stage)
+		if prev != nil && !prev.OK && prev.Stage != cur.Stage {
+			a.Summary = fmt.Sprintf("mTLS check %q now fails in the %s stage (it failed in the %s stage before)", cur.Check, cur.Stage, prev.Stage)
+			a.Subject["previous_stage"] = prev.Stage
+		}
 		a.Detail = cur.Summary()
 	}
 	d.log.Warn("mTLS check changed", "check", cur.Check, "ok", cur.OK, "stage", cur.Stage, "diagnosis", cur.Diagnosis)

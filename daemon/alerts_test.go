@@ -221,3 +221,28 @@ func TestExpiryScanOnStoreChange(t *testing.T) {
 		t.Fatal("no expiry alert after a store change added a certificate expiring in 2 days")
 	}
 }
+
+// TestCheckCauseChangeAlerts: a check failing in another stage than before
+// (connect → tls) is a new check_failed naming both stages.
+func TestCheckCauseChangeAlerts(t *testing.T) {
+	st := openStore(t)
+	srv, got := webhookReceiver(t, nil)
+	cfg := testConfig()
+	cfg.Alerts.Webhook = &config.Webhook{URL: srv.URL}
+	d := newDaemon(t, cfg, st)
+	start := time.Now()
+	connect := &mtls.Result{Check: "partner", Start: start, Stage: mtls.StageConnect, Diagnosis: "connection refused"}
+	tls := &mtls.Result{Check: "partner", Start: start.Add(time.Minute), Stage: mtls.StageTLS, Diagnosis: "the server did not trust our client certificate"}
+	if !mtls.Transition(connect, tls) {
+		t.Fatal("a changed failure cause is not a transition")
+	}
+	d.alertCheckTransition(connect, tls)
+	select {
+	case a := <-got:
+		if a["kind"] != "check_failed" || !strings.Contains(a["summary"].(string), "tls stage (it failed in the connect stage before)") {
+			t.Fatalf("alert: %v", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no check_failed for a changed cause")
+	}
+}

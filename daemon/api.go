@@ -35,6 +35,9 @@ func (d *Daemon) apiRoutes() []apiRoute {
 			d.apiRotate(w, r, actor)
 		}},
 		{"GET /api/v1/rotations", ScopeAdmin, d.apiRotationStatus},
+		{"POST /api/v1/rotations/{use}/publish", ScopeAdmin, d.apiRotationStep("publish")},
+		{"POST /api/v1/rotations/{use}/promote", ScopeAdmin, d.apiRotationStep("promote")},
+		{"POST /api/v1/rotations/{use}/cancel", ScopeAdmin, d.apiRotationStep("cancel")},
 		{"GET /api/v1/checks", ScopeAdmin, d.apiChecks},
 		{"POST /api/v1/checks/{name}/run", ScopeAdmin, d.apiRunCheck},
 		{"GET /api/v1/status", ScopeAdmin, d.apiStatus},

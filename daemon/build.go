@@ -69,7 +69,7 @@ func (b *builder) openKeys(ctx context.Context) (*keys.KeySet, error) {
 		}
 		*p.list = append(*p.list, cur)
 		b.addUse(cur.RecordID, string(p.use))
-		rolled, err := b.rotatedCredentials(ctx, p.use, cur.RecordID)
+		rolled, err := b.rotatedCredentials(ctx, p.use, cur)
 		if err != nil {
 			return nil, err
 		}
@@ -103,45 +103,41 @@ func (b *builder) currentKey(ctx context.Context, prop string, use keys.Use) (*k
 
 // rotatedCredentials returns a use's next key (published, not yet used) and
 // its retired keys still inside retire_after, next first, then the most
-// recently retired.
-func (b *builder) rotatedCredentials(ctx context.Context, use keys.Use, currentID string) ([]*keys.Credential, error) {
+// recently retired, by lifecycle.Serving: the rule rotate status reports,
+// with the policy's retire_after or the default whether or not a rotation
+// block is configured. A key metadata must not list (replace mode) is
+// marked Unpublished, the current one included.
+func (b *builder) rotatedCredentials(ctx context.Context, use keys.Use, cur *keys.Credential) ([]*keys.Credential, error) {
 	rots, err := b.st.Rotations(ctx, string(use))
 	if err != nil {
 		return nil, fmt.Errorf("read %s rotation: %w", use, err)
 	}
-	var retireAfter time.Duration
-	if p, ok, _ := lifecycle.PolicyOf(b.cfg, use); ok {
-		retireAfter = p.RetireAfter
+	p, err := lifecycle.Effective(b.cfg, use)
+	if err != nil {
+		return nil, err
 	}
-	now := b.o.Now()
-	var next, previous []*keys.Credential
-	for i := len(rots) - 1; i >= 0; i-- {
-		r := rots[i]
-		rec, ok := b.idx.byID(r.RecordID)
-		if !ok || r.RecordID == currentID || !rec.Active {
+	var out []*keys.Credential
+	for _, k := range lifecycle.Serving(rots, cur.RecordID, b.o.Now(), p, use) {
+		if k.ID == cur.RecordID {
+			cur.Unpublished = !k.Listed
 			continue
 		}
-		var role keys.Role
-		switch {
-		case r.State == store.RotationNext:
-			role = keys.RoleNext
-		case r.State == store.RotationRetired && now.Before(r.RetiredAt.Add(retireAfter)):
-			role = keys.RolePrevious
-		default:
+		rec, ok := b.idx.byID(k.ID)
+		if !ok || !rec.Active {
 			continue
+		}
+		role := keys.RolePrevious
+		if k.State == lifecycle.StateNext {
+			role = keys.RoleNext
 		}
 		c, err := rec.Credential(use)
 		if err != nil {
-			return nil, fmt.Errorf("%s key %s: %w", role, r.RecordID, err)
+			return nil, fmt.Errorf("%s key %s: %w", role, k.ID, err)
 		}
-		c.Role = role
-		if role == keys.RoleNext {
-			next = append(next, c)
-		} else {
-			previous = append(previous, c)
-		}
+		c.Role, c.Unpublished = role, !k.Listed
+		out = append(out, c)
 	}
-	return append(next, previous...), nil
+	return out, nil
 }
 
 func (b *builder) addUse(id, use string) {

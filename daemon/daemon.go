@@ -147,7 +147,7 @@ func Prepare(o Options) (*Daemon, error) {
 		expiryKick: make(chan struct{}, 1)}
 	d.metrics = newMetrics(o.Registry, d)
 	d.storeHealth = &storeHealth{gauge: d.metrics.storeUp, log: o.Logger}
-	d.rotations = newRotationScheduler(d.rotate, o.Logger)
+	d.rotations = newRotationScheduler(d.scheduledRotate, o.Logger)
 	if _, err := alertSinks(o.Config, o.Logger); err != nil {
 		return nil, err
 	}

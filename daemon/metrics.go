@@ -20,6 +20,7 @@ type metrics struct {
 	storeErrors     *prometheus.CounterVec
 	replayPurged    prometheus.Counter
 	responseFails   *prometheus.CounterVec
+	rotationSkipped *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
@@ -64,9 +65,13 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 			Name: "samlkeyd_replay_ids_purged_total",
 			Help: "Expired replay ids (accepted assertion ids) deleted from the store.",
 		}),
+		rotationSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "samlkeyd_rotation_skipped_total",
+			Help: "Rotation runs skipped, by use and reason (other_replica: another replica held the rotation lock and ran it).",
+		}, []string{"use", "reason"}),
 	}
 	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
-		m.storeUp, m.storeErrors, m.replayPurged, m.responseFails,
+		m.storeUp, m.storeErrors, m.replayPurged, m.responseFails, m.rotationSkipped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{d: d}, buildinfo.Read().Collector())
 	return m

@@ -186,7 +186,7 @@ func (d *Daemon) publicView(ctx context.Context, snap *Snapshot, now time.Time) 
 // nextUsedFrom maps the SHA-256 (hex) of each use's next key to when it is
 // due for promotion as things stand.
 func (d *Daemon) nextUsedFrom(ctx context.Context, snap *Snapshot) (map[string]time.Time, bool) {
-	st, err := lifecycle.ReadStatus(ctx, snap.Config, d.opts.Store)
+	st, err := lifecycle.ReadStatus(ctx, snap.Config, d.opts.Store, d.now())
 	if err != nil {
 		d.log.Warn("public page: read rotation status", "err", err)
 		return nil, false

@@ -38,7 +38,7 @@ func (d *Daemon) adminView(ctx context.Context, snap *Snapshot, now time.Time) (
 	for _, t := range snap.Config.Alerts.Thresholds {
 		v.Thresholds = append(v.Thresholds, web.Duration(t))
 	}
-	status, err := lifecycle.ReadStatus(ctx, snap.Config, d.opts.Store)
+	status, err := lifecycle.ReadStatus(ctx, snap.Config, d.opts.Store, d.now())
 	if err != nil {
 		return web.Admin{}, fmt.Errorf("operator view: %w", err)
 	}

@@ -107,6 +107,10 @@ type Credential struct {
 	Role       Role
 	Signer     crypto.Signer
 	Chain      []*x509.Certificate // leaf first
+	// Unpublished: the key is used (an encryption key decrypts) but metadata
+	// does not list its certificate, as when a next encryption key replaces
+	// the current one in metadata for IdPs that accept only one.
+	Unpublished bool
 }
 
 // Leaf returns the credential's certificate.

@@ -2,8 +2,10 @@
 // goes through (next, active, retired, inactive), which single step a
 // rollover needs now, which keys metadata must publish, when the IdPs have
 // caught up with a next key, which expiry threshold a certificate has
-// crossed, and the rollover procedure itself (Rotate) with its report
-// (ReadStatus). The decisions are pure functions of their arguments (time
+// crossed, and the rollover procedure itself — scheduled (Rotate) or staged
+// by hand (Publish, Promote, Cancel; manual.go) — with its report
+// (ReadStatus). Which keys are kept and listed in metadata is one rule
+// (Serving, Kept, Listed) that the snapshot build and ReadStatus share. The decisions are pure functions of their arguments (time
 // included); Rotate and ReadStatus reach the store only through the small
 // interfaces in store.go. Lifecycle never sends alerts: it returns errors
 // and the daemon decides what is worth an alert.
@@ -20,6 +22,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // Policy says how one use's key (signing or encryption) is rolled over.
@@ -33,13 +36,36 @@ type Policy struct {
 	MaxWait      time.Duration // after PublishFor, promote even if some IdP has not fetched metadata again
 	Schedule     string        // when the daemon runs the rollover (a cron spec the config validated)
 	Every        cron.Schedule // Schedule as the config parsed it; nil for a config built in code and not validated
+	PublishMode  string        // store.PublishAdd or store.PublishReplace (encryption only)
 }
 
-// Defaults of a Policy the config leaves open.
+// Defaults of a Policy the config leaves open. A manual rollover of a use
+// without a rotation block runs under DefaultPolicy.
 const (
-	DefaultValidity = 365 * 24 * time.Hour
-	DefaultKeySize  = 2048
+	DefaultValidity    = 365 * 24 * time.Hour
+	DefaultKeySize     = 2048
+	DefaultRetireAfter = 7 * 24 * time.Hour // a retired key stays published and decrypting this long
 )
+
+// DefaultPolicy is the policy of a use without a rotation block: RSA 2048
+// keys valid DefaultValidity, retired keys kept DefaultRetireAfter,
+// published in add mode. It has no schedule: nothing runs it but an
+// operator (rotate publish, promote, cancel).
+func DefaultPolicy() Policy {
+	return Policy{KeyAlg: "RSA", KeySize: DefaultKeySize, Validity: DefaultValidity,
+		RetireAfter: DefaultRetireAfter, PublishMode: store.PublishAdd}
+}
+
+// Effective returns the policy cfg sets for use, or DefaultPolicy when it
+// sets none: the one rule metadata, decryption, rotate status and the
+// manual rollover apply to a use's keys.
+func Effective(cfg *config.Config, use keys.Use) (Policy, error) {
+	p, ok, err := PolicyOf(cfg, use)
+	if err != nil || ok {
+		return p, err
+	}
+	return DefaultPolicy(), nil
+}
 
 // PolicyFrom turns a config rotation policy into a Policy, filling the
 // defaults (RSA 2048, one year, MaxWait = PublishFor) and checking that the
@@ -50,7 +76,10 @@ func PolicyFrom(c *config.RotationPolicy) (Policy, error) {
 	}
 	p := Policy{KeyAlg: strings.ToUpper(c.KeyAlg), KeySize: c.KeySize, Validity: c.Validity,
 		RotateBefore: c.RotateBefore, PublishFor: c.PublishFor, RetireAfter: c.RetireAfter, MaxWait: c.MaxWait,
-		Schedule: c.Schedule, Every: c.ParsedSchedule}
+		Schedule: c.Schedule, Every: c.ParsedSchedule, PublishMode: strings.ToLower(c.PublishMode)}
+	if p.PublishMode == "" {
+		p.PublishMode = store.PublishAdd
+	}
 	if p.KeyAlg == "" {
 		p.KeyAlg = "RSA"
 	}
@@ -69,6 +98,8 @@ func PolicyFrom(c *config.RotationPolicy) (Policy, error) {
 	switch {
 	case p.KeyAlg != "RSA" && p.KeyAlg != "EC":
 		return Policy{}, fmt.Errorf("rotation policy: key_alg %q: want RSA or EC", c.KeyAlg)
+	case p.PublishMode != store.PublishAdd && p.PublishMode != store.PublishReplace:
+		return Policy{}, fmt.Errorf("rotation policy: publish_mode %q: want add or replace", c.PublishMode)
 	case p.RotateBefore <= 0 || p.PublishFor <= 0 || p.RetireAfter <= 0:
 		return Policy{}, errors.New("rotation policy: rotate_before, publish_for and retire_after must be positive")
 	case p.PublishFor+p.MaxWait >= p.RotateBefore:
@@ -122,6 +153,7 @@ type Key struct {
 	PublishedAt time.Time // when it entered StateNext
 	PromotedAt  time.Time // when it became active
 	RetiredAt   time.Time // when it was retired
+	Mode        string    // how it was published as next (store.PublishAdd or PublishReplace; "" = add)
 }
 
 // StepKind names one rollover step.
@@ -170,16 +202,35 @@ func Due(keys []Key, now time.Time, p Policy, idpsCaughtUp bool) Step {
 		}
 	}
 	for _, k := range keys {
-		if k.State == StateRetired && !now.Before(k.RetiredAt.Add(p.RetireAfter)) {
+		if k.State == StateRetired && !Kept(k, now, p) {
 			return Step{StepDeactivate, k.ID, fmt.Sprintf("retired for %s (retire_after)", p.RetireAfter)}
 		}
 	}
 	return Step{Kind: StepNone}
 }
 
+// Kept reports whether a key is still in use at now: active, next, or
+// retired less than RetireAfter ago. A kept key decrypts; metadata lists it
+// unless a replace-mode key hides it (Listed). A key retired without a date
+// (the property was moved away from it by hand and no rotation run has
+// reconciled the states yet) is kept: its retire_after has not started.
+func Kept(k Key, now time.Time, p Policy) bool {
+	switch k.State {
+	case StateActive, StateNext:
+		return true
+	case StateRetired:
+		return k.RetiredAt.IsZero() || now.Before(k.RetiredAt.Add(p.RetireAfter))
+	}
+	return false
+}
+
+// RetiredUntil is when a retired key stops being kept (Kept).
+func RetiredUntil(k Key, p Policy) time.Time { return k.RetiredAt.Add(p.RetireAfter) }
+
 // Published returns the keys metadata must publish (and decryption must
 // accept) at now: the active key first, then the next key, then retired
-// keys still inside RetireAfter, newest retirement first.
+// keys still inside RetireAfter, newest retirement first. Listed says
+// which of them metadata lists.
 func Published(keys []Key, now time.Time, p Policy) []Key {
 	var out, retired []Key
 	if a := find(keys, StateActive); a != nil {
@@ -189,12 +240,31 @@ func Published(keys []Key, now time.Time, p Policy) []Key {
 		out = append(out, *n)
 	}
 	for _, k := range keys {
-		if k.State == StateRetired && now.Before(k.RetiredAt.Add(p.RetireAfter)) {
+		if k.State == StateRetired && Kept(k, now, p) {
 			retired = append(retired, k)
 		}
 	}
 	slices.SortFunc(retired, func(a, b Key) int { return b.RetiredAt.Compare(a.RetiredAt) })
 	return append(out, retired...)
+}
+
+// Listed reports whether metadata lists the certificate of k, one of the
+// kept keys of use (Published): every kept key, except that for encryption
+// a key published in replace mode, the newest kept key (the next key, or
+// the active one once promoted), is listed alone; the others still decrypt
+// (the one-certificate rollover ADFS needs).
+func Listed(k Key, kept []Key, use keys.Use) bool {
+	if use != keys.UseEncryption {
+		return true
+	}
+	newest := find(kept, StateNext)
+	if newest == nil {
+		newest = find(kept, StateActive)
+	}
+	if newest == nil || newest.Mode != store.PublishReplace {
+		return true
+	}
+	return k.ID == newest.ID
 }
 
 func find(keys []Key, s State) *Key {

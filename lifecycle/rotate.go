@@ -55,7 +55,7 @@ func Rotate(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o O
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("rotation of the %s key is not configured (rotation.%s in the config)", use, use)
+		return nil, fmt.Errorf("rotation of the %s key is not configured (rotation.%s in the config); to roll it over by hand: samlkeyd rotate publish --use %s, then rotate promote", use, use, use)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -97,6 +97,9 @@ type rotation struct {
 }
 
 func (r *rotation) run(ctx context.Context) ([]Step, error) {
+	if err := reconcile(ctx, r.st, r.use, r.o.Logger); err != nil {
+		return nil, err
+	}
 	var steps []Step
 	promotedByForce := false
 	for range 4 { // generate, promote, deactivate: a run never needs more
@@ -117,9 +120,11 @@ func (r *rotation) run(ctx context.Context) ([]Step, error) {
 		if step.Kind == StepNone {
 			return steps, nil
 		}
-		if err := r.apply(ctx, stored, step); err != nil {
+		id, err := r.apply(ctx, stored, step)
+		if err != nil {
 			return steps, fmt.Errorf("rotate %s key: %s: %w", r.use, step.Kind, err)
 		}
+		step.KeyID = id
 		r.o.Logger.Info("rotation step", "use", r.use, "step", step.Kind, "key", step.KeyID, "reason", step.Reason)
 		steps = append(steps, step)
 	}
@@ -154,22 +159,50 @@ func forced(ks []Key) Step {
 	return Step{Kind: StepGenerateNext, Reason: "forced (--now)"}
 }
 
-func (r *rotation) apply(ctx context.Context, stored []storedKey, step Step) error {
+// apply takes one step and returns the id of the key it applied to (the
+// generated record's, for StepGenerateNext).
+func (r *rotation) apply(ctx context.Context, stored []storedKey, step Step) (string, error) {
 	switch step.Kind {
 	case StepGenerateNext:
 		if err := checkSelfSigned(stored, r.use); err != nil {
-			return err
+			return "", err
 		}
-		rec, err := r.generateNext()
+		rec, err := generate(r.use, r.p, r.host, r.o.Now(), r.o.Rand)
 		if err != nil {
-			return err
+			return "", err
 		}
-		_, err = r.st.PublishNext(ctx, actor, string(r.use), rec)
-		return err
+		if _, err = r.st.PublishNext(ctx, actor, string(r.use), rec, r.mode()); err != nil {
+			return "", err
+		}
+		return rec.ID, nil
 	case StepPromote:
-		return r.st.Promote(ctx, actor, string(r.use), step.KeyID)
+		return step.KeyID, r.st.Promote(ctx, actor, string(r.use), step.KeyID)
 	case StepDeactivate:
-		return r.st.Deactivate(ctx, actor, step.KeyID)
+		return step.KeyID, r.st.Deactivate(ctx, actor, step.KeyID)
+	}
+	return step.KeyID, nil
+}
+
+// mode is the publish mode of a next key the schedule generates: the
+// policy's, for encryption.
+func (r *rotation) mode() string {
+	if r.use == keys.UseEncryption {
+		return r.p.PublishMode
+	}
+	return store.PublishAdd
+}
+
+// reconcile makes the use's rotation states agree with its keystore
+// property, which an operator may have moved by hand (property set): the
+// selected record becomes the active key and the key it replaced is
+// retired, so the steps that follow start from a state the store accepts.
+func reconcile(ctx context.Context, st Store, use keys.Use, log *slog.Logger) error {
+	changed, err := st.Reconcile(ctx, actor, string(use))
+	if err != nil {
+		return err
+	}
+	if changed {
+		log.Warn("rotation state reconciled with a keystore property moved by hand", "use", use)
 	}
 	return nil
 }
@@ -205,17 +238,15 @@ func checkSelfSigned(stored []storedKey, use keys.Use) error {
 	return nil
 }
 
-// generateNext makes the next key of the use: a fresh self-signed key pair
-// in a PKCS#12 keystore under a random password, all drawn from the run's
-// Rand.
-func (r *rotation) generateNext() (store.NewRecord, error) {
-	now := r.o.Now()
+// generate makes a next key of use under policy p: a fresh self-signed key
+// pair in a PKCS#12 keystore under a random password, all drawn from rnd.
+func generate(use keys.Use, p Policy, host string, now time.Time, rnd io.Reader) (store.NewRecord, error) {
 	g, err := keys.GenerateKeystore(keys.KeystoreOptions{
 		GenerateOptions: keys.GenerateOptions{
-			Alias: rotatedAlias, KeyAlg: r.p.KeyAlg, KeySize: r.p.KeySize,
-			ValidityDays: int(r.p.Validity / (24 * time.Hour)),
-			DName:        fmt.Sprintf("CN=%s SAML %s %s,O=samlkeyd", r.host, r.use, now.UTC().Format("2006-01-02")),
-			Rand:         r.o.Rand,
+			Alias: rotatedAlias, KeyAlg: p.KeyAlg, KeySize: p.KeySize,
+			ValidityDays: int(p.Validity / (24 * time.Hour)),
+			DName:        fmt.Sprintf("CN=%s SAML %s %s,O=samlkeyd", host, use, now.UTC().Format("2006-01-02")),
+			Rand:         rnd,
 			Now:          func() time.Time { return now },
 		},
 		Format: keys.FormatPKCS12,
@@ -224,7 +255,7 @@ func (r *rotation) generateNext() (store.NewRecord, error) {
 		return store.NewRecord{}, err
 	}
 	raw := make([]byte, 16)
-	if _, err := io.ReadFull(r.o.Rand, raw); err != nil {
+	if _, err := io.ReadFull(rnd, raw); err != nil {
 		return store.NewRecord{}, fmt.Errorf("record id: %w", err)
 	}
 	id := hex.EncodeToString(raw)
@@ -232,7 +263,7 @@ func (r *rotation) generateNext() (store.NewRecord, error) {
 	// in the same second.
 	return store.NewRecord{
 		ID:   id,
-		Name: fmt.Sprintf("samlkeyd %s key %s %s", r.use, now.UTC().Format("2006-01-02T15:04:05Z"), id[:8]),
+		Name: fmt.Sprintf("samlkeyd %s key %s %s", use, now.UTC().Format("2006-01-02T15:04:05Z"), id[:8]),
 		Type: store.TypePKCS12, Data: g.Data, Alias: rotatedAlias, StorePassword: g.StorePassword, KeyPassword: g.KeyPassword,
 	}, nil
 }

@@ -59,6 +59,16 @@ type KeyStatus struct {
 	NotAfter          time.Time `json:"not_after"`
 	FingerprintSHA256 string    `json:"fingerprint_sha256"`
 	Selected          bool      `json:"selected"`
+	// Kept: the key is in use (active, next, or retired inside
+	// retire_after): it decrypts, and metadata lists it when Listed. The
+	// snapshot build applies the same rule (Serving), so rotate status and
+	// metadata always agree.
+	Kept   bool `json:"kept"`
+	Listed bool `json:"listed"` // metadata lists its certificate
+	// KeptUntil is when a retired key stops being kept (retire_after, the
+	// policy's or the default).
+	KeptUntil   time.Time `json:"kept_until,omitzero"`
+	PublishMode string    `json:"publish_mode,omitempty"`
 }
 
 // IdPFetch is one IdP's last metadata fetch, against a use's next key.
@@ -71,8 +81,8 @@ type IdPFetch struct {
 }
 
 // ReadStatus reads the rollover of both uses from the store and the
-// policies from the config.
-func ReadStatus(ctx context.Context, cfg *config.Config, st Reader) (*Status, error) {
+// policies from the config, at now (what is kept and listed).
+func ReadStatus(ctx context.Context, cfg *config.Config, st Reader, now time.Time) (*Status, error) {
 	fetches, err := st.MetadataFetches(ctx)
 	if err != nil {
 		return nil, err
@@ -89,11 +99,24 @@ func ReadStatus(ctx context.Context, cfg *config.Config, st Reader) (*Status, er
 		if err != nil {
 			u.Problem = err.Error()
 		}
+		eff, effErr := Effective(cfg, use)
+		if effErr != nil {
+			eff = DefaultPolicy() // the snapshot build refuses such a config; Problem says why
+		}
+		kept := Published(view(stored), now, eff)
 		var next *storedKey
 		for i, k := range stored {
-			u.Keys = append(u.Keys, KeyStatus{RecordID: k.row.RecordID, Use: use, State: State(k.row.State),
+			ks := KeyStatus{RecordID: k.row.RecordID, Use: use, State: State(k.row.State),
 				PublishedAt: k.row.PublishedAt, PromotedAt: k.row.PromotedAt, RetiredAt: k.row.RetiredAt,
-				Name: k.rec.Name, NotAfter: k.rec.NotAfter, FingerprintSHA256: k.rec.FingerprintSHA256, Selected: k.selected})
+				Name: k.rec.Name, NotAfter: k.rec.NotAfter, FingerprintSHA256: k.rec.FingerprintSHA256, Selected: k.selected,
+				PublishMode: k.row.PublishMode}
+			if v := k.key(); Kept(v, now, eff) {
+				ks.Kept, ks.Listed = true, Listed(v, kept, use)
+				if v.State == StateRetired && !v.RetiredAt.IsZero() {
+					ks.KeptUntil = RetiredUntil(v, eff)
+				}
+			}
+			u.Keys = append(u.Keys, ks)
 			if k.key().State == StateNext {
 				next = &stored[i]
 			}

@@ -78,7 +78,7 @@ func TestReadStatus(t *testing.T) {
 	r.st.fetches = []store.MetadataFetch{{IdP: "corp", At: t0}, {IdP: "partner", At: t0}}
 	ctx := context.Background()
 
-	s, err := ReadStatus(ctx, r.cfg, r.st)
+	s, err := ReadStatus(ctx, r.cfg, r.st, r.clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestReadStatus(t *testing.T) {
 	r.want(t, Options{}, StepGenerateNext)
 	next := r.next()
 	r.st.fetches[0] = store.MetadataFetch{IdP: "corp", At: r.clock.Add(time.Hour), Fingerprints: []string{next.FingerprintSHA256}}
-	if s, err = ReadStatus(ctx, r.cfg, r.st); err != nil {
+	if s, err = ReadStatus(ctx, r.cfg, r.st, r.clock); err != nil {
 		t.Fatal(err)
 	}
 	sig = s.Uses[0]
@@ -111,12 +111,12 @@ func TestReadStatus(t *testing.T) {
 		t.Fatal("an IdP fetched the next key of a use that has none")
 	}
 	r.st.fetches = r.st.fetches[:1] // the partner is gone: everyone has caught up
-	if s, _ = ReadStatus(ctx, r.cfg, r.st); !s.Uses[0].NextPromotion.Equal(r.clock.Add(7 * day)) {
+	if s, _ = ReadStatus(ctx, r.cfg, r.st, r.clock); !s.Uses[0].NextPromotion.Equal(r.clock.Add(7 * day)) {
 		t.Fatalf("caught up: promotion %s, want %s", s.Uses[0].NextPromotion, r.clock.Add(7*day))
 	}
 
 	r.cfg.Rotation.Signing.RotateBefore = 10 * day
-	if s, err = ReadStatus(ctx, r.cfg, r.st); err != nil || !strings.Contains(s.Uses[0].Problem, "rotation.signing") || !s.Uses[0].NextPromotion.IsZero() {
+	if s, err = ReadStatus(ctx, r.cfg, r.st, r.clock); err != nil || !strings.Contains(s.Uses[0].Problem, "rotation.signing") || !s.Uses[0].NextPromotion.IsZero() {
 		t.Fatalf("an unusable policy: %v %+v", err, s.Uses[0])
 	}
 	b, _ := json.Marshal(s)

@@ -36,8 +36,8 @@ type Locker interface {
 	WithLock(ctx context.Context, name string, fn func(ctx context.Context) error) (ran bool, err error)
 }
 
-// Store is what Rotate needs: the reads, the lock, and the three rollover
-// steps.
+// Store is what Rotate and the manual rollover need: the reads, the lock,
+// and the rollover steps.
 //
 // Each step MUST be one transaction that either happens whole or not at
 // all, so a run killed between steps leaves a state the next run continues
@@ -48,8 +48,20 @@ type Locker interface {
 type Store interface {
 	Reader
 	Locker
-	// PublishNext stores a generated keystore as use's next key.
-	PublishNext(ctx context.Context, actor, use string, r store.NewRecord) (*store.Record, error)
+	// PublishNext stores a generated keystore as use's next key, published
+	// in mode (store.PublishAdd or store.PublishReplace).
+	PublishNext(ctx context.Context, actor, use string, r store.NewRecord, mode string) (*store.Record, error)
+	// RecordByName returns the record named name, or store.ErrNotFound.
+	RecordByName(ctx context.Context, name string) (*store.Record, error)
+	// PublishRecord publishes an existing record as use's next key.
+	PublishRecord(ctx context.Context, actor, use, id, mode string) error
+	// Cancel withdraws use's next key before its promotion: a generated
+	// key is deactivated with its record, a brought record loses its row.
+	Cancel(ctx context.Context, actor, use, id string) error
+	// Reconcile makes use's rotation states agree with its keystore
+	// property (moved by hand): the selected record active, any other
+	// active key retired; changed is false when they agreed.
+	Reconcile(ctx context.Context, actor, use string) (changed bool, err error)
 	// Promote points use's keystore property at the next key id and retires
 	// the key it replaces.
 	Promote(ctx context.Context, actor, use, id string) error

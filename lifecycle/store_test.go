@@ -133,7 +133,7 @@ func (f *fakeStore) record(r store.NewRecord) (*store.Record, error) {
 		StorePassword: r.StorePassword, KeyPassword: r.KeyPassword}, nil
 }
 
-func (f *fakeStore) PublishNext(_ context.Context, actor, use string, r store.NewRecord) (*store.Record, error) {
+func (f *fakeStore) PublishNext(_ context.Context, actor, use string, r store.NewRecord, mode string) (*store.Record, error) {
 	rec, err := f.record(r)
 	if err != nil {
 		return nil, fmt.Errorf("publish next %s key: %w: %w", use, store.ErrInvalid, err)
@@ -149,7 +149,7 @@ func (f *fakeStore) PublishNext(_ context.Context, actor, use string, r store.Ne
 		return nil, store.ErrExists
 	}
 	f.records[r.ID] = rec
-	f.rots = append(f.rots, store.Rotation{RecordID: r.ID, Use: use, State: store.RotationNext, PublishedAt: f.now()})
+	f.rots = append(f.rots, store.Rotation{RecordID: r.ID, Use: use, State: store.RotationNext, PublishedAt: f.now(), PublishMode: mode})
 	f.audit = append(f.audit, actor+" publish "+r.ID)
 	return rec, nil
 }
@@ -218,4 +218,69 @@ func TestFakeStoreRefuses(t *testing.T) {
 	if !ran || err != nil {
 		t.Errorf("lock = %v, %v", ran, err)
 	}
+}
+
+func (f *fakeStore) RecordByName(_ context.Context, name string) (*store.Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.records {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("record named %q: %w", name, store.ErrNotFound)
+}
+
+func (f *fakeStore) PublishRecord(_ context.Context, actor, use, id, mode string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range f.rots {
+		if x.Use == use && x.State == store.RotationNext {
+			return fmt.Errorf("a next %s key is already published: %w", use, store.ErrExists)
+		}
+	}
+	f.rots = slices.DeleteFunc(f.rots, func(r store.Rotation) bool { return r.RecordID == id })
+	f.rots = append(f.rots, store.Rotation{RecordID: id, Use: use, State: store.RotationNext, PublishedAt: f.now(), PublishMode: mode, Brought: true})
+	f.audit = append(f.audit, actor+" publish "+id)
+	return nil
+}
+
+func (f *fakeStore) Cancel(_ context.Context, actor, use, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := slices.IndexFunc(f.rots, func(r store.Rotation) bool { return r.RecordID == id && r.Use == use })
+	if i < 0 || f.rots[i].State != store.RotationNext {
+		return fmt.Errorf("record %s is not the next %s key: %w", id, use, store.ErrInvalid)
+	}
+	if f.rots[i].Brought {
+		f.rots = slices.Delete(f.rots, i, i+1)
+	} else {
+		f.rots[i].State = store.RotationInactive
+		f.records[id].Active = false
+	}
+	f.audit = append(f.audit, actor+" cancel "+id)
+	return nil
+}
+
+func (f *fakeStore) Reconcile(_ context.Context, actor, use string) (bool, error) {
+	prop, err := store.UseProperty(use)
+	if err != nil {
+		return false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sel, changed := f.props[prop], false
+	for i, r := range f.rots {
+		switch {
+		case r.Use != use:
+		case r.RecordID != sel && r.State == store.RotationActive:
+			f.rots[i].State, f.rots[i].RetiredAt, changed = store.RotationRetired, f.now(), true
+		case r.RecordID == sel && (r.State == store.RotationNext || r.State == store.RotationRetired):
+			f.rots[i].State, f.rots[i].PromotedAt, f.rots[i].RetiredAt, changed = store.RotationActive, f.now(), time.Time{}, true
+		}
+	}
+	if changed {
+		f.audit = append(f.audit, actor+" reconcile "+use)
+	}
+	return changed, nil
 }

@@ -60,15 +60,52 @@ func readKeys(ctx context.Context, st Reader, use keys.Use) ([]storedKey, error)
 // active that the property no longer selects (it was moved by hand) is
 // retired.
 func (k storedKey) key() Key {
-	state := State(k.row.State)
+	key := keyOf(k.row, k.selected)
+	key.NotAfter = k.rec.NotAfter
+	return key
+}
+
+// keyOf is the view of one rotation row: the selected record is active
+// whatever its row says; an active row not selected is retired.
+func keyOf(r store.Rotation, selected bool) Key {
+	state := State(r.State)
 	switch {
-	case k.selected:
+	case selected:
 		state = StateActive
 	case state == StateActive:
 		state = StateRetired
 	}
-	return Key{ID: k.row.RecordID, State: state, NotAfter: k.rec.NotAfter,
-		PublishedAt: k.row.PublishedAt, PromotedAt: k.row.PromotedAt, RetiredAt: k.row.RetiredAt}
+	return Key{ID: r.RecordID, State: state, PublishedAt: r.PublishedAt, PromotedAt: r.PromotedAt,
+		RetiredAt: r.RetiredAt, Mode: r.PublishMode}
+}
+
+// Publication is one key a use serves: whether metadata lists it.
+type Publication struct {
+	Key
+	Listed bool
+}
+
+// Serving returns the keys of a use that decrypt (and, listed, are
+// published) at now, from its rotation rows and the record its keystore
+// property selects, in Published order: the rule the snapshot build applies
+// and rotate status reports. The selected record comes first even without
+// a row (a base keystore never rotated).
+func Serving(rows []store.Rotation, selected string, now time.Time, p Policy, use keys.Use) []Publication {
+	ks := make([]Key, 0, len(rows)+1)
+	seen := false
+	for _, r := range rows {
+		seen = seen || r.RecordID == selected
+		ks = append(ks, keyOf(r, r.RecordID == selected))
+	}
+	if !seen && selected != "" {
+		ks = append(ks, Key{ID: selected, State: StateActive})
+	}
+	kept := Published(ks, now, p)
+	out := make([]Publication, 0, len(kept))
+	for _, k := range kept {
+		out = append(out, Publication{Key: k, Listed: Listed(k, kept, use)})
+	}
+	return out
 }
 
 func view(stored []storedKey) []Key {

@@ -138,8 +138,8 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// published checks one use's credentials and returns them ordered current,
-// next, previous (stable within a role).
+// published checks one use's credentials and returns those metadata lists
+// (not Unpublished) ordered current, next, previous (stable within a role).
 func published(list []*keys.Credential, use keys.Use, now time.Time) ([]*keys.Credential, error) {
 	rank := map[keys.Role]int{keys.RoleCurrent: 0, keys.RoleNext: 1, keys.RolePrevious: 2}
 	currents := 0
@@ -167,7 +167,7 @@ func published(list []*keys.Credential, use keys.Use, now time.Time) ([]*keys.Cr
 	}
 	out := slices.Clone(list)
 	slices.SortStableFunc(out, func(a, b *keys.Credential) int { return rank[a.Role] - rank[b.Role] })
-	return out, nil
+	return slices.DeleteFunc(out, func(c *keys.Credential) bool { return c.Unpublished }), nil
 }
 
 // checkSP validates the SP settings metadata needs and resolves bindings in

@@ -45,7 +45,8 @@ type SchedulerOptions struct {
 	Recorder      Recorder       // nil = results kept only as the last one in memory
 	Metrics       *Metrics       // nil = no metrics
 	// OnTransition is called when a check turns from success to failure or
-	// back (prev is nil on a check's first failure), on the run's goroutine:
+	// back, or fails in another stage than before (Transition; prev is nil
+	// on a check's first failure), on the run's goroutine:
 	// it must not block for long. nil = log the event.
 	OnTransition func(prev, cur *Result)
 	Now          func() time.Time // nil = time.Now; used for next-run times
@@ -317,7 +318,7 @@ func (s *Scheduler) execute(ctx context.Context, c *Check) *Result {
 	}
 	s.mu.Unlock()
 	s.log.Debug("mtls check ran", "check", c.name, "ok", r.OK, "stage", r.Stage, "total", r.Stages[StageTotal])
-	if (prev == nil && !r.OK) || (prev != nil && prev.OK != r.OK) {
+	if Transition(prev, r) {
 		s.transition(prev, r)
 	}
 	return r
@@ -334,6 +335,20 @@ func (s *Scheduler) previous(ctx context.Context, name string) *Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.last[name]
+}
+
+// Transition reports whether cur is an event after prev (nil: none): a
+// first failure, a failure after a success or back, or a failure whose
+// cause (stage) differs from the previous failure's (connect → tls is a
+// new problem, not the same one continuing).
+func Transition(prev, cur *Result) bool {
+	switch {
+	case prev == nil:
+		return !cur.OK
+	case prev.OK != cur.OK:
+		return true
+	}
+	return !cur.OK && prev.Stage != cur.Stage
 }
 
 func (s *Scheduler) transition(prev, cur *Result) {

@@ -37,6 +37,7 @@ func migrations() []migration {
 		{Migration{8, "record data sealing: PEM private keys in clear are sealed when the store is next opened"}, migrateV8},
 		{Migration{9, "replay ids: accepted message ids shared by replicas"}, migrateV9},
 		{Migration{10, "API tokens"}, migrateV10},
+		{Migration{11, "rotation: a next key's publish mode and whether it was generated or brought"}, migrateV11},
 	}
 }
 

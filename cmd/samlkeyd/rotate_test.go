@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func TestRotateCommands(t *testing.T) {
@@ -130,5 +133,57 @@ func TestCertRenew(t *testing.T) {
 	}
 	if _, err := cli(t, "--data", data, "cert", "renew", "3685fc22930212003c5537ae867ffb91", "--keystore-out", ks, "--storepass", "x"); err == nil {
 		t.Fatal("renew overwrote an existing keystore file")
+	}
+}
+
+// TestRotateByHand: publish, a promotion refused (exit 1) naming the IdP
+// behind, --force, cancel — without a rotation block.
+func TestRotateByHand(t *testing.T) {
+	ctx := context.Background()
+	data, dir := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(dir, "samlkeyd.yaml")
+	if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, store.Options{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordMetadataFetch(ctx, "corp", time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), nil); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	run := func(args ...string) (string, error) {
+		return cli(t, append([]string{"--config", cfg, "--data", data}, args...)...)
+	}
+	if _, err := run("rotate", "promote", "--use", "signing"); err == nil || !strings.Contains(err.Error(), "no next key") {
+		t.Fatalf("promote with nothing published: %v", err)
+	}
+	out, err := run("rotate", "publish", "--use", "signing")
+	if err != nil || !strings.Contains(out, "as the next signing key") {
+		t.Fatalf("publish: %q %v", out, err)
+	}
+	if pem := mustCLI(t, "--config", cfg, "--data", data, "metadata", "pem", "--use", "signing"); strings.Count(pem, "BEGIN CERTIFICATE") != 2 {
+		t.Fatal("the next key is not in the signing PEM")
+	}
+	_, err = run("rotate", "promote", "--use", "signing")
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "corp (last fetch 2026-11-30T09:00:00Z)") {
+		t.Fatalf("promote while corp is behind: exit %d, %v", exitCode(err), err)
+	}
+	if out, err := run("rotate", "promote", "--use", "signing", "--force"); err != nil || !strings.Contains(out, "promoted") {
+		t.Fatalf("promote --force: %q %v", out, err)
+	}
+	status := mustCLI(t, "--config", cfg, "--data", data, "rotate", "status")
+	if !strings.Contains(status, "retired") || !strings.Contains(status, "until ") {
+		t.Fatalf("rotate status after a promotion without a policy:\n%s", status)
+	}
+	if _, err := run("rotate", "publish", "--use", "encryption", "--replace"); err != nil {
+		t.Fatal(err)
+	}
+	if pem := mustCLI(t, "--config", cfg, "--data", data, "metadata", "pem", "--use", "encryption"); strings.Count(pem, "BEGIN CERTIFICATE") != 1 {
+		t.Fatal("replace mode: the encryption PEM must list the next certificate alone")
+	}
+	if out, err := run("rotate", "cancel", "--use", "encryption"); err != nil || !strings.Contains(out, "withdrew") {
+		t.Fatalf("cancel: %q %v", out, err)
 	}
 }
