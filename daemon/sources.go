@@ -267,7 +267,7 @@ func (d *Daemon) fedIdP(ctx context.Context, snap *Snapshot, idp string) (named 
 	if e, ok := d.fed.cache.get(key); ok && e.entity == ent {
 		return "", e, true
 	}
-	e = d.buildFedEntry(snap, src, ent)
+	e = buildFedEntry(snap, src, ent, d.fedBuildOptions())
 	if e.err != nil {
 		d.log.Warn("idp_sources: IdP not usable", "idp", idp, "source", ent.Source, "err", e.err)
 	}
@@ -284,8 +284,9 @@ func joined(err error) []error {
 }
 
 // buildFedEntry builds one source IdP's service and validator with the
-// snapshot's keys and SP-wide settings, as Build does for named records.
-func (d *Daemon) buildFedEntry(snap *Snapshot, src *idpmeta.Sources, ent *idpmeta.Entity) *fedEntry {
+// snapshot's keys and SP-wide settings, as Build does for named records
+// (o with its defaults).
+func buildFedEntry(snap *Snapshot, src *idpmeta.Sources, ent *idpmeta.Entity, o BuildOptions) *fedEntry {
 	e := &fedEntry{entity: ent}
 	scfg := src.Config(ent.Source)
 	cidp, err := ent.ConfigIdP(scfg)
@@ -296,8 +297,7 @@ func (d *Daemon) buildFedEntry(snap *Snapshot, src *idpmeta.Sources, ent *idpmet
 	cfg := snap.Config
 	e.svc, err = sp.New(sp.Settings{
 		EntityID: cfg.SP.EntityID, ACS: cfg.SP.ACS, IdPs: []config.IdP{cidp},
-		Signing: snap.Keys.Current(keys.UseSigning), Rand: d.opts.Rand, Now: d.now, Logger: d.log,
-		OnDeprecated: func(idp, alg string) { d.metrics.deprecatedAlgos.WithLabelValues(idp, alg, "outbound").Inc() },
+		Signing: snap.Keys.Current(keys.UseSigning), Rand: o.Rand, Now: o.Now, Logger: o.Logger, OnDeprecated: o.OnDeprecated,
 	})
 	if err != nil {
 		e.err = fmt.Errorf("build signing service for idp %q: %w", ent.EntityID, err)
@@ -315,15 +315,62 @@ func (d *Daemon) buildFedEntry(snap *Snapshot, src *idpmeta.Sources, ent *idpmet
 	}
 	e.resp, err = sp.NewResponseValidator(sp.ResponseSettings{
 		EntityID: cfg.SP.EntityID, ACSURLs: acsURLs, Decryption: snap.Keys.Encryption, IdPs: []sp.ResponseIdP{ridp},
-		AllowRSA15: cfg.SP.AllowRSA15, ClockSkew: cfg.SP.ClockSkew, Now: d.now, Rand: d.opts.Rand, Logger: d.log,
-		Replay: d.replay, Limits: sp.LimitsFrom(cfg.SP.Limits),
-		OnDeprecatedSignature:  func(idp, alg string) { d.metrics.deprecatedAlgos.WithLabelValues(idp, alg, "inbound").Inc() },
-		OnDeprecatedEncryption: func(idp, alg string) { d.metrics.deprecatedEnc.WithLabelValues(idp, alg).Inc() },
+		AllowRSA15: cfg.SP.AllowRSA15, ClockSkew: cfg.SP.ClockSkew, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
+		Replay: o.Replay, Limits: sp.LimitsFrom(cfg.SP.Limits),
+		OnDeprecatedSignature: o.OnDeprecatedInbound, OnDeprecatedEncryption: o.OnDeprecatedEncryption,
 	})
 	if err != nil {
 		e.err = fmt.Errorf("build response validation for idp %q: %w", ent.EntityID, err)
 	}
 	return e
+}
+
+// fedBuildOptions are the daemon's build options (as its build uses)
+// for a source IdP's service and validator.
+func (d *Daemon) fedBuildOptions() BuildOptions {
+	return BuildOptions{
+		Now: d.now, Rand: d.opts.Rand, Logger: d.log, Replay: d.replay,
+		OnDeprecated:           func(idp, alg string) { d.metrics.deprecatedAlgos.WithLabelValues(idp, alg, "outbound").Inc() },
+		OnDeprecatedInbound:    func(idp, alg string) { d.metrics.deprecatedAlgos.WithLabelValues(idp, alg, "inbound").Inc() },
+		OnDeprecatedEncryption: func(idp, alg string) { d.metrics.deprecatedEnc.WithLabelValues(idp, alg).Inc() },
+	}.withDefaults()
+}
+
+// Federated resolves idp, the entity id of an IdP that is not a named
+// record, through snap's idp_sources, once and offline (the CLI's sign and
+// response verify): the sources are built from the snapshot's records,
+// each aggregate read or fetched and verified, an MDQ service asked. A
+// named record with that entity id wins: its name and the snapshot's own
+// service and validator are returned. An IdP no source has is an error
+// wrapping sp.ErrUnknownIdP.
+func Federated(ctx context.Context, snap *Snapshot, idp string, o BuildOptions) (svc *sp.Service, v *sp.ResponseValidator, name string, err error) {
+	for _, p := range snap.Config.IdPs {
+		if p.EntityID == idp {
+			return snap.SP, snap.Responses, p.Name, nil
+		}
+	}
+	if len(snap.Config.IdPSources) == 0 {
+		return nil, nil, "", fmt.Errorf("%w %q", sp.ErrUnknownIdP, idp)
+	}
+	o = o.withDefaults()
+	_, certs, err := resolveSigners(snap.Config.IdPSources, snap.records)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	src, err := idpmeta.FromConfig(snap.Config.IdPSources, func(n string) (*x509.Certificate, error) { return certs[n], nil }, nil, o.Now)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	_, errs := src.UpdateDue(ctx, o.Now())
+	ent, err := src.Lookup(ctx, idp)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("%w %q: %w", sp.ErrUnknownIdP, idp, errors.Join(append([]error{err}, errs...)...))
+	}
+	e := buildFedEntry(snap, src, ent, o)
+	if e.err != nil {
+		return nil, nil, "", e.err
+	}
+	return e.svc, e.resp, idp, nil
 }
 
 // fedService returns the service that signs messages to idp when idp is
