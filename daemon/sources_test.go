@@ -361,3 +361,38 @@ func BenchmarkSourcesRebuild(b *testing.B) {
 		})
 	}
 }
+
+// TestFederatedConcurrentWithRebuilds: requests to a source IdP while
+// snapshots are swapped and the aggregate refreshed (run with -race).
+func TestFederatedConcurrentWithRebuilds(t *testing.T) {
+	st := openStore(t)
+	addFedSigner(t, st)
+	d := newDaemon(t, fedConfig(config.IdPSource{Name: "fed", AggregateFile: writeFedAggregate(t, 4), SigningCert: "Fed signer"}), st)
+	d.updateSources(context.Background())
+	h := d.Handler()
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 10 {
+				body, _ := json.Marshal(map[string]string{"idp": fedEntityID((g + i) % 4)})
+				if w := postJSON(t, h, "/api/v1/authn-requests", testToken, string(body)); w.Code != http.StatusOK {
+					done <- fmt.Errorf("%d %s", w.Code, w.Body)
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 3 {
+		if err := d.Rebuild(context.Background(), "test", nil); err != nil {
+			t.Fatal(err)
+		}
+		d.updateSources(context.Background())
+		_ = d.SourceComponents()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
