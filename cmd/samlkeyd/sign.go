@@ -71,6 +71,12 @@ func (a *app) signLogoutCmd() *cobra.Command {
 				return err
 			}
 			msg, err := snap.SP.LogoutRequest(o)
+			if errors.Is(err, sp.ErrUnknownIdP) { // a federation entity id (idp_sources)
+				var svc *sp.Service
+				if svc, _, o.IdP, err = federatedIdP(cmd.Context(), snap, o.IdP, err); err == nil {
+					msg, err = svc.LogoutRequest(o)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -78,7 +84,7 @@ func (a *app) signLogoutCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.IdP, "idp", "", "IdP record name (required)")
+	f.StringVar(&o.IdP, "idp", "", "IdP record name, or the entity id of an IdP from idp_sources (required)")
 	f.StringVar(&o.NameID, "name-id", "", "NameID of the session to end (required)")
 	f.StringVar(&o.NameIDFormat, "name-id-format", "", "NameID Format")
 	f.StringSliceVar(&sessions, "session-index", nil, "SessionIndex (repeatable)")
