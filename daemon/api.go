@@ -52,6 +52,7 @@ func (d *Daemon) apiAuthnRequest(w http.ResponseWriter, r *http.Request, snap *S
 		return
 	}
 	msg, err := snap.SP.AuthnRequest(o)
+	msg, err = d.signFederated(r.Context(), snap, o.IdP, msg, err, func(s *sp.Service, idp string) (*sp.Message, error) { o.IdP = idp; return s.AuthnRequest(o) })
 	d.answerMessage(w, r, actor, "authn-request", msg, err)
 }
 
@@ -62,6 +63,7 @@ func (d *Daemon) apiLogoutRequest(w http.ResponseWriter, r *http.Request, snap *
 		return
 	}
 	msg, err := snap.SP.LogoutRequest(o)
+	msg, err = d.signFederated(r.Context(), snap, o.IdP, msg, err, func(s *sp.Service, idp string) (*sp.Message, error) { o.IdP = idp; return s.LogoutRequest(o) })
 	d.answerMessage(w, r, actor, "logout-request", msg, err)
 }
 
@@ -119,6 +121,7 @@ func (d *Daemon) apiResponse(w http.ResponseWriter, r *http.Request, snap *Snaps
 		return
 	}
 	a, err := snap.Responses.Verify(r.Context(), req.IdP, req.SAMLResponse, req.RequestID)
+	a, err = d.verifyFederated(r.Context(), snap, req, a, err)
 	var re *sp.ResponseError
 	if errors.As(err, &re) {
 		d.responseRefused(context.WithoutCancel(r.Context()), snap.Config, req.IdP, re)

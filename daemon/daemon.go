@@ -100,6 +100,7 @@ type Daemon struct {
 	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config
 	pages     pages              // the status pages' handler, caches and build state (pages.go)
+	fed       fedSources         // idp_sources, kept across snapshots (sources.go)
 
 	loaded func(*Snapshot) // test hook: called with each snapshot a request loads
 }
@@ -246,6 +247,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	for _, w := range s.Metadata.Warnings() {
 		d.log.Warn("metadata", "warning", w)
 	}
+	d.sourcesSwapped(s)
 	d.snap.Store(s)
 	d.pagesSwapped(prev, s)
 	d.metrics.builds.Inc()
@@ -349,7 +351,7 @@ wait:
 func (d *Daemon) startLoops(ctx context.Context, hup <-chan os.Signal, wg *sync.WaitGroup) {
 	d.rotations.start(ctx)
 	d.checks.Start()
-	loops := []func(context.Context){d.pollLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop,
+	loops := []func(context.Context){d.pollLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop, d.sourcesLoop,
 		func(ctx context.Context) { d.hupLoop(ctx, hup) }}
 	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
 		loops = append(loops, d.watchConfig)

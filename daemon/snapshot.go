@@ -44,6 +44,7 @@ type Snapshot struct {
 	StoreVersion int64 // the store's change counter the snapshot was built from
 
 	tokens   *tokenSet
+	records  recordIndex       // the certificate records it was built from (idp_sources signing_cert, sources.go)
 	expiries []Expiry          // every certificate of records and IdPs (mTLS servers are added from check results)
 	files    *metadata.Handler // serves this snapshot's metadata and certificate files
 }
@@ -151,7 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	snap := &Snapshot{
 		Config: cfg, Keys: ks, Metadata: pub, SP: svc, Responses: responses, Checks: checks,
 		Certificates: certificateFacts(b.records, b.uses),
-		Built:        built, StoreVersion: b.version, tokens: tokens,
+		Built:        built, StoreVersion: b.version, tokens: tokens, records: b.idx,
 		expiries: append(recordExpiries(b.records, b.uses), idpExpiries(ridps)...),
 	}
 	snap.files = metadata.NewHandler(snap, b.o.Logger)

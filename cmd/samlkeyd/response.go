@@ -55,6 +55,11 @@ only detected within one process: use the daemon's API for that.`,
 			return a.buildSnapshot(cmd.Context(), cmd, nil, true, func(snap *daemon.Snapshot, _ *store.Store) error {
 				as, err := snap.Responses.Verify(cmd.Context(), idp, strings.TrimSpace(string(b)), requestID)
 				var re *sp.ResponseError
+				if errors.As(err, &re) && re.Check == sp.CheckUnknownIdP { // a federation entity id (idp_sources)
+					if _, v, name, ferr := federatedIdP(cmd.Context(), snap, idp, err); ferr == nil {
+						as, err = v.Verify(cmd.Context(), name, strings.TrimSpace(string(b)), requestID)
+					}
+				}
 				if errors.As(err, &re) {
 					return fmt.Errorf("response %s refused: %s: %w", file, re.Check, re.Err)
 				}
@@ -67,7 +72,7 @@ only detected within one process: use the daemon's API for that.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&idp, "idp", "", "IdP record name (required)")
+	cmd.Flags().StringVar(&idp, "idp", "", "IdP record name, or the entity id of an IdP from idp_sources (required)")
 	cmd.Flags().StringVar(&file, "file", "", "file holding the base64 SAMLResponse, or - for stdin (required)")
 	cmd.Flags().StringVar(&requestID, "request-id", "", "the AuthnRequest ID the response must answer")
 	_ = cmd.MarkFlagRequired("idp")

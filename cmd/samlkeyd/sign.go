@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,12 @@ func (a *app) signAuthnCmd() *cobra.Command {
 				return err
 			}
 			msg, err := snap.SP.AuthnRequest(o)
+			if errors.Is(err, sp.ErrUnknownIdP) { // a federation entity id (idp_sources)
+				var svc *sp.Service
+				if svc, _, o.IdP, err = federatedIdP(cmd.Context(), snap, o.IdP, err); err == nil {
+					msg, err = svc.AuthnRequest(o)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -38,7 +45,7 @@ func (a *app) signAuthnCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.IdP, "idp", "", "IdP record name (required)")
+	f.StringVar(&o.IdP, "idp", "", "IdP record name, or the entity id of an IdP from idp_sources (required)")
 	f.StringVar(&o.Binding, "binding", "", "redirect or post (default: the binding of the IdP's SSO endpoint)")
 	f.StringVar(&o.RelayState, "relay-state", "", "RelayState (at most 80 bytes)")
 	f.BoolVar(&o.ForceAuthn, "force-authn", false, "set ForceAuthn")
@@ -64,6 +71,12 @@ func (a *app) signLogoutCmd() *cobra.Command {
 				return err
 			}
 			msg, err := snap.SP.LogoutRequest(o)
+			if errors.Is(err, sp.ErrUnknownIdP) { // a federation entity id (idp_sources)
+				var svc *sp.Service
+				if svc, _, o.IdP, err = federatedIdP(cmd.Context(), snap, o.IdP, err); err == nil {
+					msg, err = svc.LogoutRequest(o)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -71,7 +84,7 @@ func (a *app) signLogoutCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.IdP, "idp", "", "IdP record name (required)")
+	f.StringVar(&o.IdP, "idp", "", "IdP record name, or the entity id of an IdP from idp_sources (required)")
 	f.StringVar(&o.NameID, "name-id", "", "NameID of the session to end (required)")
 	f.StringVar(&o.NameIDFormat, "name-id-format", "", "NameID Format")
 	f.StringSliceVar(&sessions, "session-index", nil, "SessionIndex (repeatable)")
