@@ -141,24 +141,7 @@ func VerifyAggregateBytes(data []byte, o VerifyOptions) (*Aggregate, error) {
 	return VerifyAggregate(bytes.NewReader(data), o)
 }
 
-func limitsOr(l sp.Limits) sp.Limits {
-	d := AggregateLimits()
-	fill := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	fill(&l.MaxDepth, d.MaxDepth)
-	fill(&l.MaxElements, d.MaxElements)
-	fill(&l.MaxAttributes, d.MaxAttributes)
-	fill(&l.MaxAttributesTotal, d.MaxAttributesTotal)
-	fill(&l.MaxNamespaces, d.MaxNamespaces)
-	fill(&l.MaxNamespaceDeclarations, d.MaxNamespaceDeclarations)
-	fill(&l.MaxNameLength, d.MaxNameLength)
-	fill(&l.MaxValueLength, d.MaxValueLength)
-	fill(&l.MaxTextLength, d.MaxTextLength)
-	return l
-}
+func limitsOr(l sp.Limits) sp.Limits { return l.WithDefaults(AggregateLimits()) }
 
 // canonicalize writes the exclusive canonical form of the document in r
 // (its root, without the enveloped ds:Signature when the root's first

@@ -65,8 +65,8 @@ func FuzzETagMatch(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, header string) {
-		etagMatch([]string{header}, `"abc"`)
-		if !etagMatch([]string{`"abc", ` + header}, `"abc"`) || !etagMatch([]string{header, `W/"abc"`}, `"abc"`) {
+		ETagMatch([]string{header}, `"abc"`)
+		if !ETagMatch([]string{`"abc", ` + header}, `"abc"`) || !ETagMatch([]string{header, `W/"abc"`}, `"abc"`) {
 			t.Fatalf("a list holding the tag does not match: %q", header)
 		}
 	})

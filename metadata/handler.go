@@ -137,7 +137,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, a *asset) {
 	hdr := w.Header()
 	hdr["Etag"] = a.etagHdr
 	hdr["Cache-Control"] = a.cacheControl
-	if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, a.etag) {
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 && ETagMatch(inm, a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -168,9 +168,9 @@ func wantsDownload(rawQuery string) bool {
 	return v == "1" || v == "true"
 }
 
-// etagMatch reports whether an If-None-Match header (RFC 9110 §13.1.2,
+// ETagMatch reports whether an If-None-Match header (RFC 9110 §13.1.2,
 // weak comparison) matches etag: "*", or any listed tag with or without W/.
-func etagMatch(headers []string, etag string) bool {
+func ETagMatch(headers []string, etag string) bool {
 	for _, h := range headers {
 		for h != "" {
 			h = strings.TrimLeft(h, " \t,")

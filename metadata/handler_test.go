@@ -252,8 +252,8 @@ func TestETagMatch(t *testing.T) {
 		{"empty", []string{``}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := etagMatch(tc.header, tag); got != tc.want {
-				t.Errorf("etagMatch(%q) = %v, want %v", tc.header, got, tc.want)
+			if got := ETagMatch(tc.header, tag); got != tc.want {
+				t.Errorf("ETagMatch(%q) = %v, want %v", tc.header, got, tc.want)
 			}
 		})
 	}

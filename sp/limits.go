@@ -74,8 +74,9 @@ func DefaultMetadataLimits() Limits {
 // MaxIdPMetadataXML is the size cap of an IdP metadata document.
 const MaxIdPMetadataXML = 4 * MaxResponseXML
 
-// withDefaults fills the zero fields of l from d.
-func (l Limits) withDefaults(d Limits) Limits {
+// WithDefaults fills the zero fields of l from d (a caller's partial
+// limits over a budget such as DefaultLimits or an aggregate's).
+func (l Limits) WithDefaults(d Limits) Limits {
 	fill := func(v *int, def int) {
 		if *v <= 0 {
 			*v = def
@@ -117,7 +118,7 @@ func (e *StructureError) Unwrap() error { return ErrStructure }
 // l's limits (a *StructureError). Zero fields of l take DefaultLimits. Its
 // cost is linear in len(data) and allocates O(depth + in-scope prefixes).
 func CheckStructure(data []byte, l Limits) error {
-	l = l.withDefaults(DefaultLimits())
+	l = l.WithDefaults(DefaultLimits())
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	s := structure{l: l, d: d, inScope: map[string]int{}}

@@ -20,7 +20,7 @@ import (
 // in len(data) and bounded by l; TestParseTreeAgrees and FuzzParseTree hold
 // its trees to parseXML's.
 func parseTree(data []byte, l Limits) (*etree.Document, error) {
-	l = l.withDefaults(DefaultLimits())
+	l = l.WithDefaults(DefaultLimits())
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
 	s := structure{l: l, d: d, inScope: map[string]int{}}

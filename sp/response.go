@@ -179,7 +179,7 @@ func NewResponseValidator(s ResponseSettings) (*ResponseValidator, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	v.s.Limits = s.Limits.withDefaults(DefaultLimits())
+	v.s.Limits = s.Limits.WithDefaults(DefaultLimits())
 	v.dec = &decrypter{allowRSA15: s.AllowRSA15, rand: rnd, warn: v.log.Warn, limits: v.s.Limits, onCBC: s.OnDeprecatedEncryption}
 	for i, c := range s.Decryption {
 		if c == nil || len(c.Chain) == 0 || c.Signer == nil {

@@ -3,6 +3,8 @@ package web
 import (
 	"strings"
 	"testing"
+
+	"github.com/samlkeyd/samlkeyd/metadata"
 )
 
 // FuzzETagMatch feeds If-None-Match headers to the matcher: it must not
@@ -13,12 +15,12 @@ func FuzzETagMatch(f *testing.F) {
 	}
 	const etag = `"abc"`
 	f.Fuzz(func(t *testing.T, h string) {
-		etagMatch([]string{h}, etag)
+		metadata.ETagMatch([]string{h}, etag)
 		if strings.ContainsAny(h, `"*`) {
 			return
 		}
 		for _, listed := range []string{h + ", " + etag, etag + "," + h, "W/" + etag} {
-			if !etagMatch([]string{listed}, etag) {
+			if !metadata.ETagMatch([]string{listed}, etag) {
 				t.Errorf("%q does not match %s", listed, etag)
 			}
 		}

@@ -9,8 +9,9 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/samlkeyd/samlkeyd/metadata"
 )
 
 //go:embed templates/*.html static/style.css static/copy.js
@@ -122,7 +123,7 @@ func (p *Page) serve(w http.ResponseWriter, r *http.Request, fill, tag string) {
 		length = []string{strconv.Itoa(len(p.head) + len(fill) + len(p.tail))}
 	}
 	hdr["Etag"] = etagHdr
-	if inm := r.Header["If-None-Match"]; len(inm) > 0 && etagMatch(inm, etag) {
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 && metadata.ETagMatch(inm, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -145,40 +146,6 @@ func securityHeaders(hdr http.Header) {
 	hdr["X-Content-Type-Options"] = hdrNosniff
 	hdr["Referrer-Policy"] = hdrNoReferrer
 	hdr["Cross-Origin-Opener-Policy"] = hdrSameOrigin
-}
-
-// etagMatch reports whether an If-None-Match header (RFC 9110 §13.1.2,
-// weak comparison) matches etag: "*", or any listed tag with or without W/.
-func etagMatch(headers []string, etag string) bool {
-	for _, h := range headers {
-		for h != "" {
-			h = strings.TrimLeft(h, " \t,")
-			if h == "" {
-				break
-			}
-			if h[0] == '*' {
-				return true
-			}
-			h = strings.TrimPrefix(h, "W/")
-			if h == "" || h[0] != '"' {
-				i := strings.IndexByte(h, ',')
-				if i < 0 {
-					break
-				}
-				h = h[i+1:]
-				continue
-			}
-			end := strings.IndexByte(h[1:], '"')
-			if end < 0 {
-				break
-			}
-			if h[:end+2] == etag {
-				return true
-			}
-			h = h[end+2:]
-		}
-	}
-	return false
 }
 
 // parse parses the layout with one page template.
