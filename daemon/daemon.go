@@ -20,12 +20,14 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,8 +64,10 @@ type Daemon struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 
-	checks *mtls.Scheduler
-	alerts *alert.Dispatcher // sinks swapped on config reload; ledger and metrics kept
+	checks     *mtls.Scheduler
+	alerts     *alert.Dispatcher // sinks swapped on config reload; ledger and metrics kept
+	components *components       // every component's state: the serving snapshot's and the store's
+	configSum  [32]byte          // the config file's content hash when it was last loaded
 
 	replay      sp.ReplayCache   // assertion IDs seen, kept across snapshots
 	idpMeta     *idpmeta.Cache   // IdP metadata fetched from metadata_url
@@ -76,6 +80,32 @@ type Daemon struct {
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config
 
 	loaded func(*Snapshot) // test hook: called with each snapshot a request loads
+	opened func(id string) // test hook: called with each record a build opens
+}
+
+// onOpen counts a record opened by a build (test hook).
+func (d *Daemon) onOpen(id string) {
+	if d.opened != nil {
+		d.opened(id)
+	}
+}
+
+// logSink is the alert sinks before any config's are built: the log.
+func logSink(log *slog.Logger) []alert.Sink {
+	return []alert.Sink{{Name: "log", Notifier: alert.NewLogSink(log)}}
+}
+
+// fileSum is the SHA-256 of a file's content (zero for "" or an unreadable
+// file).
+func fileSum(path string) [32]byte {
+	if path == "" {
+		return [32]byte{}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(data)
 }
 
 // New builds the first snapshot and returns a daemon ready to serve it. A
@@ -97,14 +127,13 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		replay: sp.NewMemoryReplayCache(100_000), idpMeta: idpmeta.NewCache(),
 		metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
 		fetches:     fetchLog{last: map[string]recordedFetch{}}}
+	d.components = newComponents(d.componentChanged)
 	d.metrics = newMetrics(o.Registry, d)
 	d.rotations = newRotationScheduler(d.rotate, o.Logger)
-	sinks, err := alertSinks(o.Config, o.Logger)
-	if err != nil {
-		return nil, err
-	}
+	d.configSum = fileSum(o.ConfigFile)
+	// The sinks come with the first snapshot (swap); until then, the log.
 	d.alerts = alert.NewDispatcher(alert.DispatcherOptions{
-		Sinks: sinks, Ledger: alert.LedgerFunc(o.Store.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
+		Sinks: logSink(o.Logger), Ledger: alert.LedgerFunc(o.Store.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
 	})
 	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
 		Logger:       o.Logger.With("component", "mtls"),
@@ -142,6 +171,8 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 
 func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, error) {
 	return Build(ctx, cfg, d.opts.Store, BuildOptions{
+		Previous:    d.snap.Load(),
+		OnOpen:      d.onOpen,
 		Now:         d.now,
 		Rand:        d.opts.Rand,
 		Logger:      d.log,
@@ -160,26 +191,20 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 }
 
 // swap puts s in service with the parts that live beside the snapshot: the
-// mTLS schedule always, and, when s comes from a newly loaded config, the
-// alert sinks and the rotation schedule. A part that cannot be rebuilt
-// rejects s and the previous snapshot keeps serving.
+// mTLS schedule (its healthy checks) always, and, when s comes from a newly
+// loaded config, the alert sinks (unless that component failed: the
+// previous sinks stay) and the rotation schedule. Then the components'
+// states are recorded (and alerted on).
 func (d *Daemon) swap(s *Snapshot) error {
 	prev := d.snap.Load()
-	newConfig := prev != nil && prev.Config != s.Config
-	var sinks []alert.Sink
-	if newConfig {
-		var err error
-		if sinks, err = alertSinks(s.Config, d.log); err != nil {
-			return err
-		}
-	}
+	newConfig := prev == nil || prev.Config != s.Config
 	if err := d.checks.Update(s.Checks); err != nil {
 		return fmt.Errorf("schedule mTLS checks: %w", err)
 	}
-	if newConfig {
-		d.alerts.SetSinks(sinks)
+	if newConfig && s.sinks != nil {
+		d.alerts.SetSinks(s.sinks)
 	}
-	if prev == nil || newConfig {
+	if newConfig {
 		d.rotations.arm(s.Config)
 	}
 	for _, w := range s.Metadata.Warnings() {
@@ -187,6 +212,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	}
 	d.snap.Store(s)
 	d.metrics.builds.Inc()
+	d.components.replace(s.Components, snapshotKinds)
 	return nil
 }
 
@@ -206,9 +232,27 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
 		d.alertSnapshotFailed(ctx, trigger, err)
+		d.renewMetadata()
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
 	return nil
+}
+
+// renewMetadata renews the serving snapshot's metadata from its own core
+// when it is due, after a rebuild failed: the SP's metadata never goes
+// stale whatever else fails. The caller holds buildMu.
+func (d *Daemon) renewMetadata() {
+	s := d.snap.Load()
+	if s == nil || !metadataDue(s.Metadata, d.now()) {
+		return
+	}
+	renewed, err := s.withRenewedMetadata(d.now(), d.log)
+	if err != nil {
+		d.log.Error("metadata not renewed", "err", err)
+		return
+	}
+	d.snap.Store(renewed)
+	d.log.Info("metadata renewed from the serving keys", "valid_until", renewed.Metadata.ValidUntil())
 }
 
 // Run serves HTTP on ln until ctx is done, then shuts down gracefully

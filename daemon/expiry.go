@@ -24,16 +24,13 @@ type Expiry struct {
 }
 
 // recordExpiries lists every certificate of every active record's chain
-// (trust-store records included), opened with the store password only.
-func recordExpiries(records []*store.Record, uses map[string]string) []Expiry {
+// (trust-store records included), from the stored public facts: no
+// keystore is opened. chain parses a record's chain (cached by version).
+func recordExpiries(records []*store.Record, uses map[string]string, chain func(*store.Record) []*x509.Certificate) []Expiry {
 	var out []Expiry
 	for _, r := range records {
 		if !r.Active {
 			continue
-		}
-		ks, err := r.Chains()
-		if err != nil {
-			continue // the store validated it on add; a record that no longer opens fails its own build
 		}
 		use := uses[r.ID]
 		if use == "" {
@@ -43,16 +40,14 @@ func recordExpiries(records []*store.Record, uses map[string]string) []Expiry {
 			}
 		}
 		seen := map[string]bool{}
-		for _, e := range ks.Entries {
-			for _, c := range e.Chain {
-				fp := keys.FingerprintSHA256(c)
-				if seen[fp] {
-					continue
-				}
-				seen[fp] = true
-				out = append(out, Expiry{Source: "record", Owner: r.Name, RecordID: r.ID, Use: use,
-					Subject: c.Subject.String(), Fingerprint: fp, NotAfter: c.NotAfter})
+		for _, c := range chain(r) {
+			fp := keys.FingerprintSHA256(c)
+			if seen[fp] {
+				continue
 			}
+			seen[fp] = true
+			out = append(out, Expiry{Source: "record", Owner: r.Name, RecordID: r.ID, Use: use,
+				Subject: c.Subject.String(), Fingerprint: fp, NotAfter: c.NotAfter})
 		}
 	}
 	return out

@@ -45,7 +45,7 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 	}
 	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		snapshotCollector{d: d})
+		snapshotCollector{d: d}, componentCollector{c: d.components})
 	return m
 }
 
