@@ -28,6 +28,21 @@ type buildCache struct {
 	chains  map[openKey][]*x509.Certificate
 	docs    map[docKey]docResult
 	files   map[string]fileState
+	urls    map[string][32]byte // fetched documents' hashes, this build only
+	idps    map[entityKey]entityCerts
+	certs   map[*x509.Certificate]Expiry // a parsed certificate's subject and fingerprint
+}
+
+// entityKey is one entity looked up in one document.
+type entityKey struct {
+	doc    docKey
+	entity string
+}
+
+// entityCerts is an entity's signing certificates and their trust bound.
+type entityCerts struct {
+	certs []*x509.Certificate
+	until time.Time
 }
 
 // openKey is a record at one version, opened for one purpose.
@@ -66,7 +81,7 @@ func newBuildCache(prev *buildCache) *buildCache {
 	}
 	return &buildCache{prev: prev,
 		creds: map[openKey]*keys.Credential{}, entries: map[openKey]*keys.Entry{},
-		chains: map[openKey][]*x509.Certificate{}, docs: map[docKey]docResult{}, files: map[string]fileState{}}
+		chains: map[openKey][]*x509.Certificate{}, docs: map[docKey]docResult{}, files: map[string]fileState{}, urls: map[string][32]byte{}, idps: map[entityKey]entityCerts{}, certs: map[*x509.Certificate]Expiry{}}
 }
 
 // lookup finds k in this build's map or the previous build's, copying a
@@ -104,6 +119,20 @@ func (c *buildCache) prevChains() map[openKey][]*x509.Certificate {
 		return nil
 	}
 	return c.prev.chains
+}
+
+func (c *buildCache) prevIdPs() map[entityKey]entityCerts {
+	if c.prev == nil {
+		return nil
+	}
+	return c.prev.idps
+}
+
+func (c *buildCache) prevCerts() map[*x509.Certificate]Expiry {
+	if c.prev == nil {
+		return nil
+	}
+	return c.prev.certs
 }
 
 func (c *buildCache) prevDocs() map[docKey]docResult {
@@ -202,12 +231,34 @@ func (o *opener) trustCertificates(rec *store.Record) ([]*x509.Certificate, erro
 	return full.TrustCertificates()
 }
 
-// idpDocument parses an IdP document once per content hash and signer.
-func (o *opener) idpDocument(data []byte, signer *x509.Certificate, now time.Time) (*sp.IdPMetadata, error) {
-	k := docKey{sum: sha256.Sum256(data)}
+// entity returns the signing certificates of entityID in an IdP document
+// (whose SHA-256 is sum) and the time they stop being trusted: the
+// document is parsed once per content hash and signer, the entity looked
+// up once per document (its validity is checked at now every time).
+func (o *opener) entity(data []byte, sum [32]byte, entityID string, signer *x509.Certificate, now time.Time) ([]*x509.Certificate, time.Time, error) {
+	k := entityKey{docKey{sum: sum}, entityID}
 	if signer != nil {
-		k.signer = keys.FingerprintSHA256(signer)
+		k.doc.signer = keys.FingerprintSHA256(signer)
 	}
+	if e, ok := lookup(o.cache.idps, o.cache.prevIdPs, k); ok {
+		if !e.until.IsZero() && !now.Before(e.until) {
+			return nil, time.Time{}, fmt.Errorf("idp metadata expired at %s (validUntil); fetch a fresh copy: %w", e.until.Format(time.RFC3339), sp.ErrResponseIdPMetadata)
+		}
+		return e.certs, e.until, nil
+	}
+	md, err := o.idpDocument(data, k.doc, signer, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	certs, until, err := md.SigningCerts(entityID, now)
+	if err == nil {
+		o.cache.idps[k] = entityCerts{certs, until}
+	}
+	return certs, until, err
+}
+
+// idpDocument parses an IdP document once per content hash and signer.
+func (o *opener) idpDocument(data []byte, k docKey, signer *x509.Certificate, now time.Time) (*sp.IdPMetadata, error) {
 	if r, ok := o.cache.docs[k]; ok {
 		return r.md, r.err
 	}
@@ -221,27 +272,42 @@ func (o *opener) idpDocument(data []byte, signer *x509.Certificate, now time.Tim
 	return md, err
 }
 
-// metadataFile reads an IdP metadata file, once per build and path, and
-// not at all when its size and modification time are those of the
-// previous build's read.
-func (o *opener) metadataFile(path string) ([]byte, error) {
+// metadataFile reads an IdP metadata file and hashes it, once per build
+// and path, and not at all when its size and modification time are those
+// of the previous build's read.
+func (o *opener) metadataFile(path string) ([]byte, [32]byte, error) {
 	if f, ok := o.cache.files[path]; ok {
-		return f.data, f.err
+		return f.data, f.sum, f.err
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		o.cache.files[path] = fileState{err: err}
-		return nil, err
+		return nil, [32]byte{}, err
 	}
 	if o.cache.prev != nil {
 		if f, ok := o.cache.prev.files[path]; ok && f.err == nil && f.size == fi.Size() && f.modTime.Equal(fi.ModTime()) {
 			o.cache.files[path] = f
-			return f.data, nil
+			return f.data, f.sum, nil
 		}
 	}
 	data, err := readMetadataFile(path)
-	o.cache.files[path] = fileState{size: fi.Size(), modTime: fi.ModTime(), data: data, err: err}
-	return data, err
+	f := fileState{size: fi.Size(), modTime: fi.ModTime(), data: data, err: err}
+	if err == nil {
+		f.sum = sha256.Sum256(data)
+	}
+	o.cache.files[path] = f
+	return f.data, f.sum, f.err
+}
+
+// fetchedSum hashes a fetched metadata_url document, once per build and
+// URL.
+func (o *opener) fetchedSum(url string, data []byte) [32]byte {
+	if s, ok := o.cache.urls[url]; ok {
+		return s
+	}
+	s := sha256.Sum256(data)
+	o.cache.urls[url] = s
+	return s
 }
 
 // readMetadataFile reads an IdP metadata file, at most maxIdPMetadata bytes.
@@ -259,4 +325,16 @@ func readMetadataFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("IdP metadata %q is over %d bytes", path, maxIdPMetadata)
 	}
 	return data, nil
+}
+
+// certExpiry describes c for the expiry list, its subject and fingerprint
+// computed once per parsed certificate.
+func (o *opener) certExpiry(source, owner string, c *x509.Certificate) Expiry {
+	e, ok := lookup(o.cache.certs, o.cache.prevCerts, c)
+	if !ok {
+		e = certExpiry("", "", c)
+		o.cache.certs[c] = e
+	}
+	e.Source, e.Owner = source, owner
+	return e
 }

@@ -53,11 +53,13 @@ func recordExpiries(records []*store.Record, uses map[string]string, chain func(
 	return out
 }
 
-func idpExpiries(idps []sp.ResponseIdP) []Expiry {
+// idpExpiries lists the IdPs' signing certificates; expiry describes one
+// (cached per certificate).
+func idpExpiries(idps []sp.ResponseIdP, expiry func(source, owner string, c *x509.Certificate) Expiry) []Expiry {
 	var out []Expiry
 	for _, p := range idps {
 		for _, c := range p.SigningCerts {
-			out = append(out, certExpiry("idp", p.Name, c))
+			out = append(out, expiry("idp", p.Name, c))
 		}
 	}
 	return out

@@ -96,7 +96,7 @@ func (b *builder) idpSigningCerts(p config.IdP, now time.Time) ([]*x509.Certific
 	}
 	if p.MetadataURL != "" && b.o.IdPMetadata != nil {
 		if data := b.o.IdPMetadata(p.MetadataURL); data != nil {
-			c, vu, err := b.idpDocument(data, p.EntityID, mdSigner, now)
+			c, vu, err := b.idpDocument(data, b.open.fetchedSum(p.MetadataURL, data), p.EntityID, mdSigner, now)
 			if err != nil {
 				return nil, time.Time{}, fmt.Errorf("metadata_url %s: %w", p.MetadataURL, err)
 			}
@@ -109,11 +109,11 @@ func (b *builder) idpSigningCerts(p config.IdP, now time.Time) ([]*x509.Certific
 // idpMetadataFile reads an IdP's metadata file and returns its signing
 // certificates; signer, when set, must have signed it.
 func (b *builder) idpMetadataFile(path, entityID string, signer *x509.Certificate, now time.Time) ([]*x509.Certificate, time.Time, error) {
-	data, err := b.open.metadataFile(path)
+	data, sum, err := b.open.metadataFile(path)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	certs, until, err := b.idpDocument(data, entityID, signer, now)
+	certs, until, err := b.idpDocument(data, sum, entityID, signer, now)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("IdP metadata %q: %w", path, err)
 	}
@@ -121,13 +121,9 @@ func (b *builder) idpMetadataFile(path, entityID string, signer *x509.Certificat
 }
 
 // idpDocument looks entityID up in a document parsed once per content
-// hash and signer.
-func (b *builder) idpDocument(data []byte, entityID string, signer *x509.Certificate, now time.Time) ([]*x509.Certificate, time.Time, error) {
-	md, err := b.open.idpDocument(data, signer, now)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	return md.SigningCerts(entityID, now)
+// hash and signer, once per document.
+func (b *builder) idpDocument(data []byte, sum [32]byte, entityID string, signer *x509.Certificate, now time.Time) ([]*x509.Certificate, time.Time, error) {
+	return b.open.entity(data, sum, entityID, signer, now)
 }
 
 // earliest is the earlier of two bounds, zero meaning none.

@@ -193,7 +193,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		Config: cfg, Keys: c.keys, Metadata: c.metadata, SP: c.sp, Responses: responses, Checks: checks,
 		Certificates: certificateFacts(b.records, b.uses),
 		Built:        o.Now(), StoreVersion: b.version, tokens: tokens,
-		expiries:   append(recordExpiries(b.records, b.uses, b.open.chain), idpExpiries(ridps)...),
+		expiries:   append(recordExpiries(b.records, b.uses, b.open.chain), idpExpiries(ridps, b.open.certExpiry)...),
 		Components: b.status, core: c, idps: idps, sinks: sinks, cache: b.open.cache,
 	}
 	snap.files = metadata.NewHandler(snap, b.o.Logger)
