@@ -63,6 +63,7 @@ func (a *app) root() *cobra.Command {
 		a.signCmd(),
 		a.responseCmd(),
 		a.checkCmd(),
+		a.statusCmd(),
 		a.expiryCmd(),
 		a.rotateCmd(),
 		a.pkcs11Cmd(),
