@@ -124,4 +124,3 @@ func (a *app) validateComponents(ctx context.Context, cfg *config.Config) error 
 	}
 	return componentsExit(r)
 }
-
