@@ -31,17 +31,38 @@ type builder struct {
 
 // readStore reads the change counter, then every certificate record's
 // public facts (no keystore content: only records in use are read whole).
+// When every record's version is the one the previous snapshot listed
+// (a property or config change), its facts are reused.
 func (b *builder) readStore(ctx context.Context) error {
 	version, err := b.st.ChangeCounter(ctx)
 	if err != nil {
 		return fmt.Errorf("read store change counter: %w", err)
 	}
-	records, err := b.st.RecordFacts(ctx)
+	records, err := b.recordFacts(ctx)
 	if err != nil {
 		return fmt.Errorf("read certificate records: %w", err)
 	}
 	b.version, b.records, b.idx = version, records, newRecordIndex(records)
 	return nil
+}
+
+func (b *builder) recordFacts(ctx context.Context) ([]*store.Record, error) {
+	if b.prev == nil || b.prev.records == nil {
+		return b.st.RecordFacts(ctx)
+	}
+	versions, err := b.st.RecordVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prev := b.prev.records
+	same := len(versions) == len(prev)
+	for i := 0; same && i < len(versions); i++ {
+		same = versions[i].ID == prev[i].ID && versions[i].Version == prev[i].Version
+	}
+	if same {
+		return prev, nil
+	}
+	return b.st.RecordFacts(ctx)
 }
 
 // report records one component's state.

@@ -25,8 +25,10 @@ type Expiry struct {
 
 // recordExpiries lists every certificate of every active record's chain
 // (trust-store records included), from the stored public facts: no
-// keystore is opened. chain parses a record's chain (cached by version).
-func recordExpiries(records []*store.Record, uses map[string]string, chain func(*store.Record) []*x509.Certificate) []Expiry {
+// keystore is opened. chain parses a record's chain (cached by version),
+// expiry describes a certificate (cached per certificate).
+func recordExpiries(records []*store.Record, uses map[string]string, chain func(*store.Record) []*x509.Certificate,
+	expiry func(source, owner string, c *x509.Certificate) Expiry) []Expiry {
 	var out []Expiry
 	for _, r := range records {
 		if !r.Active {
@@ -41,13 +43,13 @@ func recordExpiries(records []*store.Record, uses map[string]string, chain func(
 		}
 		seen := map[string]bool{}
 		for _, c := range chain(r) {
-			fp := keys.FingerprintSHA256(c)
-			if seen[fp] {
+			e := expiry("record", r.Name, c)
+			if seen[e.Fingerprint] {
 				continue
 			}
-			seen[fp] = true
-			out = append(out, Expiry{Source: "record", Owner: r.Name, RecordID: r.ID, Use: use,
-				Subject: c.Subject.String(), Fingerprint: fp, NotAfter: c.NotAfter})
+			seen[e.Fingerprint] = true
+			e.RecordID, e.Use = r.ID, use
+			out = append(out, e)
 		}
 	}
 	return out

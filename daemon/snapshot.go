@@ -24,6 +24,7 @@ type Store interface {
 	// RecordFacts lists every record without content; Record reads one
 	// record in use with its content.
 	RecordFacts(ctx context.Context) ([]*store.Record, error)
+	RecordVersions(ctx context.Context) ([]store.RecordVersion, error)
 	Record(ctx context.Context, id string) (*store.Record, error)
 	Property(ctx context.Context, name string) (value string, ok bool, err error)
 	ChangeCounter(ctx context.Context) (int64, error)
@@ -60,6 +61,7 @@ type Snapshot struct {
 	idps     map[string]*idpState // by IdP name
 	sinks    []alert.Sink         // nil when the alerts component failed
 	cache    *buildCache          // what the next build may reuse
+	records  []*store.Record      // the records' public facts the snapshot was built from
 }
 
 // Failed returns the components that failed.
@@ -193,8 +195,8 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		Config: cfg, Keys: c.keys, Metadata: c.metadata, SP: c.sp, Responses: responses, Checks: checks,
 		Certificates: certificateFacts(b.records, b.uses),
 		Built:        o.Now(), StoreVersion: b.version, tokens: tokens,
-		expiries:   append(recordExpiries(b.records, b.uses, b.open.chain), idpExpiries(ridps, b.open.certExpiry)...),
-		Components: b.status, core: c, idps: idps, sinks: sinks, cache: b.open.cache,
+		expiries:   append(recordExpiries(b.records, b.uses, b.open.chain, b.open.certExpiry), idpExpiries(ridps, b.open.certExpiry)...),
+		Components: b.status, core: c, idps: idps, sinks: sinks, cache: b.open.cache, records: b.records,
 	}
 	snap.files = metadata.NewHandler(snap, b.o.Logger)
 	return snap, nil
