@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -321,5 +322,50 @@ func TestPropertyChangeReopensOnlyTheTouchedKeystore(t *testing.T) {
 	}
 	if o := take(); len(o) != 0 {
 		t.Fatalf("an entity id edit opened %v", o)
+	}
+}
+
+// failingStore is a store whose reads fail while down is set.
+type failingStore struct {
+	*store.Store
+	down atomic.Bool
+}
+
+var errStoreDown = errors.New("store unreachable")
+
+func (s *failingStore) ChangeCounter(ctx context.Context) (int64, error) {
+	if s.down.Load() {
+		return 0, errStoreDown
+	}
+	return s.Store.ChangeCounter(ctx)
+}
+
+// TestMetadataRenewedWhileRebuildsFail: with the store down, no rebuild
+// builds, and the SP metadata is still renewed on its timer from the
+// serving core.
+func TestMetadataRenewedWhileRebuildsFail(t *testing.T) {
+	st := &failingStore{Store: openStore(t)}
+	clock := &fakeClock{t: time.Now()}
+	d, err := New(context.Background(), Options{Config: testConfig(), Store: st, Logger: testLogger(t), Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := d.Snapshot().Metadata.ValidUntil()
+	st.down.Store(true)
+	clock.add(30 * time.Hour) // past the refresh time (half of valid_for 48h)
+	if err := d.Rebuild(context.Background(), "refresh", nil); !errors.Is(err, errStoreDown) {
+		t.Fatalf("rebuild with the store down: %v", err)
+	}
+	renewed := d.Snapshot().Metadata.ValidUntil()
+	if !renewed.After(clock.now().Add(24 * time.Hour)) {
+		t.Fatalf("SP metadata validUntil %s (was %s) at %s: not renewed", renewed, first, clock.now())
+	}
+	clock.add(30 * time.Hour) // the timer alone renews it again
+	d.renewMetadata()
+	if again := d.Snapshot().Metadata.ValidUntil(); !again.After(clock.now().Add(24 * time.Hour)) {
+		t.Fatalf("SP metadata validUntil %s at %s: not renewed by the timer", again, clock.now())
+	}
+	if got := testutil.ToFloat64(d.metrics.builds); got != 1 {
+		t.Fatalf("builds_total = %v, want 1: renewals are not builds", got)
 	}
 }

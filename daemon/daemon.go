@@ -239,8 +239,9 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 }
 
 // renewMetadata renews the serving snapshot's metadata from its own core
-// when it is due, after a rebuild failed: the SP's metadata never goes
-// stale whatever else fails. The caller holds buildMu.
+// when it is due: the SP's metadata never goes stale whatever else fails
+// (a rebuild that does not build, a store that does not answer). It takes
+// no lock and reads no store; a snapshot swapped in meanwhile wins.
 func (d *Daemon) renewMetadata() {
 	s := d.snap.Load()
 	if s == nil || !metadataDue(s.Metadata, d.now()) {
@@ -251,8 +252,27 @@ func (d *Daemon) renewMetadata() {
 		d.log.Error("metadata not renewed", "err", err)
 		return
 	}
-	d.snap.Store(renewed)
-	d.log.Info("metadata renewed from the serving keys", "valid_until", renewed.Metadata.ValidUntil())
+	if d.snap.CompareAndSwap(s, renewed) {
+		d.log.Info("metadata renewed from the serving keys", "valid_until", renewed.Metadata.ValidUntil())
+	}
+}
+
+// metadataLoop renews the metadata on its timer, apart from the store
+// poll and its rebuilds, so nothing they wait on can make it stale.
+func (d *Daemon) metadataLoop(ctx context.Context) {
+	t := time.NewTicker(d.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			func() {
+				defer d.recoverJob("metadata renewal")
+				d.renewMetadata()
+			}()
+		}
+	}
 }
 
 // Run serves HTTP on ln until ctx is done, then shuts down gracefully
@@ -275,8 +295,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 
 	d.rotations.start(loopCtx)
 	defer d.rotations.stop()
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); d.reloadLoop(loopCtx) }()
+	go func() { defer wg.Done(); d.metadataLoop(loopCtx) }()
 	go func() { defer wg.Done(); d.idpMetadataLoop(loopCtx) }()
 	go func() { defer wg.Done(); d.expiryLoop(loopCtx) }()
 	defer func() {
