@@ -79,7 +79,7 @@ func TestBrokenCheckDoesNotStopServe(t *testing.T) {
 	if !ok || c.OK || !strings.Contains(c.Error, `profiles[1]: protocol profile "typo": keystore: no certificate record has id or name "letstestcbaa"`) || c.Since.IsZero() {
 		t.Fatalf("/readyz partner = %+v, want failed naming profiles[1] and the record", c)
 	}
-	for _, want := range []struct{ kind, name string }{{KindCore, "core"}, {KindCheck, "good"}, {KindProfile, "mhttps"}, {KindIdP, "corp"}, {KindAlerts, "sinks"}} {
+	for _, want := range []struct{ kind, name string }{{KindCore, "core"}, {KindStore, "store"}, {KindCheck, "good"}, {KindProfile, "mhttps"}, {KindIdP, "corp"}, {KindAlerts, "sinks"}} {
 		if c, ok := component(r.Components, want.kind, want.name); !ok || !c.OK {
 			t.Errorf("/readyz %s %q = %+v, want ok", want.kind, want.name, c)
 		}
@@ -367,5 +367,29 @@ func TestMetadataRenewedWhileRebuildsFail(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(d.metrics.builds); got != 1 {
 		t.Fatalf("builds_total = %v, want 1: renewals are not builds", got)
+	}
+}
+
+// TestStoreComponentHook: the store's state, set by whatever watches the
+// store, shows in /readyz and samlkeyd_component_up, stays through
+// rebuilds (a build does not own it), and does not make the daemon unready.
+func TestStoreComponentHook(t *testing.T) {
+	st := openStore(t)
+	d := newDaemon(t, testConfig(), st)
+	h := d.Handler()
+	d.SetComponent(KindStore, "store", errStoreDown)
+	if err := d.Rebuild(context.Background(), "store", nil); err != nil {
+		t.Fatal(err)
+	}
+	code, r := readyzBody(t, h)
+	if c, _ := component(r.Components, KindStore, "store"); code != http.StatusOK || c.OK || c.Error != errStoreDown.Error() {
+		t.Fatalf("/readyz %d store = %+v, want ready with the store failed", code, c)
+	}
+	if body := get(t, h, "/metrics").Body.String(); !strings.Contains(body, `samlkeyd_component_up{kind="store",name="store"} 0`) {
+		t.Fatal("/metrics lacks the failed store")
+	}
+	d.SetComponent(KindStore, "store", nil)
+	if _, r := readyzBody(t, h); !r.Components[1].OK || r.Components[1].Kind != KindStore {
+		t.Fatalf("/readyz after recovery: %+v", r.Components)
 	}
 }

@@ -153,6 +153,9 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		d.alerts.Close(ctx)
 		return nil, err
 	}
+	// The first build read the store; whatever watches it from now on
+	// reports through SetComponent(KindStore, "store", err).
+	d.components.set(KindStore, "store", nil, d.now())
 	return d, nil
 }
 
