@@ -356,6 +356,11 @@ func TestMetadataRenewedWhileRebuildsFail(t *testing.T) {
 	if err := d.Rebuild(context.Background(), "refresh", nil); !errors.Is(err, errStoreDown) {
 		t.Fatalf("rebuild with the store down: %v", err)
 	}
+	h := d.Handler()
+	if code, r := readyzBody(t, h); code != http.StatusOK || r.Components[0].Kind != KindCore || r.Components[0].OK ||
+		!strings.Contains(r.Components[0].Error, errStoreDown.Error()) {
+		t.Fatalf("/readyz after a failed core rebuild: %d %+v, want ready with the core failed", code, r.Components)
+	}
 	renewed := d.Snapshot().Metadata.ValidUntil()
 	if !renewed.After(clock.now().Add(24 * time.Hour)) {
 		t.Fatalf("SP metadata validUntil %s (was %s) at %s: not renewed", renewed, first, clock.now())
@@ -367,6 +372,13 @@ func TestMetadataRenewedWhileRebuildsFail(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(d.metrics.builds); got != 1 {
 		t.Fatalf("builds_total = %v, want 1: renewals are not builds", got)
+	}
+	st.down.Store(false)
+	if err := d.Rebuild(context.Background(), "store", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, r := readyzBody(t, h); !r.Components[0].OK {
+		t.Fatalf("/readyz after the core rebuilt: %+v", r.Components[0])
 	}
 }
 

@@ -235,6 +235,9 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
 		d.alertSnapshotFailed(ctx, trigger, err)
+		// The last good core keeps serving; the failure is visible until
+		// a core builds again.
+		d.components.set(KindCore, "core", err, d.now())
 		d.renewMetadata()
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
