@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/config"
@@ -65,6 +66,57 @@ func (b *builder) responseIdPs() ([]sp.ResponseIdP, map[string]*idpState) {
 		})
 	}
 	return out, states
+}
+
+// idpsUnchanged says whether every IdP component and the response
+// validation can be taken from the previous snapshot: the core (its
+// decryption keys) was, the records and the SP and IdP config sections are
+// the same, every metadata_file and fetched metadata_url has the same
+// content, and no IdP had failed or has expired since.
+func (b *builder) idpsUnchanged(c *core) bool {
+	p := b.prev
+	if p == nil || p.core == nil || c.keys != p.core.keys || p.Responses == nil || p.cache == nil ||
+		!slices.Equal(p.records, b.records) || !sameCoreConfig(p.Config, b.cfg) {
+		return false
+	}
+	now := b.o.Now()
+	for _, st := range p.idps { // a failed IdP is tried again: its cause may have been time
+		if st.err != nil || (!st.trustUntil.IsZero() && !now.Before(st.trustUntil)) {
+			return false
+		}
+	}
+	for _, idp := range b.cfg.IdPs {
+		if idp.MetadataFile != "" {
+			was, ok := p.cache.files[idp.MetadataFile]
+			_, sum, err := b.open.metadataFile(idp.MetadataFile)
+			if !ok || was.err != nil || err != nil || sum != was.sum {
+				return false
+			}
+		}
+		if idp.MetadataURL != "" && b.o.IdPMetadata != nil {
+			was, had := p.cache.urls[idp.MetadataURL]
+			data := b.o.IdPMetadata(idp.MetadataURL)
+			if had != (data != nil) || (data != nil && b.open.fetchedSum(idp.MetadataURL, data) != was) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// reuseIdPs takes the previous snapshot's IdP components, their states and
+// the response validation, and carries its parsed documents forward (the
+// maps are shared: nothing else in a build writes them, and a cache is
+// read-only once its build is done).
+func (b *builder) reuseIdPs() ([]sp.ResponseIdP, map[string]*idpState, *sp.ResponseValidator) {
+	p := b.prev
+	b.open.cache.docs, b.open.cache.idps = p.cache.docs, p.cache.idps
+	for _, st := range p.Components {
+		if st.Kind == KindIdP {
+			b.status = append(b.status, st)
+		}
+	}
+	return p.ridps, p.idps, p.Responses
 }
 
 // idpSigningCerts collects one IdP's signing certificates and the time

@@ -54,14 +54,16 @@ type Snapshot struct {
 	// build order. Only a failed core fails a build.
 	Components []ComponentStatus
 
-	tokens   *tokenSet
-	expiries []Expiry          // every certificate of records and IdPs (mTLS servers are added from check results)
-	files    *metadata.Handler // serves this snapshot's metadata and certificate files
-	core     *core
-	idps     map[string]*idpState // by IdP name
-	sinks    []alert.Sink         // nil when the alerts component failed
-	cache    *buildCache          // what the next build may reuse
-	records  []*store.Record      // the records' public facts the snapshot was built from
+	tokens      *tokenSet
+	expiries    []Expiry          // every certificate of records and IdPs (mTLS servers are added from check results)
+	files       *metadata.Handler // serves this snapshot's metadata and certificate files
+	core        *core
+	idps        map[string]*idpState // by IdP name
+	sinks       []alert.Sink         // nil when the alerts component failed
+	cache       *buildCache          // what the next build may reuse
+	records     []*store.Record      // the records' public facts the snapshot was built from
+	ridps       []sp.ResponseIdP     // the healthy IdPs' response-validation records
+	idpExpiries []Expiry             // their signing certificates' expiries
 }
 
 // Failed returns the components that failed.
@@ -179,10 +181,19 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		return nil, err
 	}
 	b.report(KindCore, "core", nil)
-	ridps, idps := b.responseIdPs()
-	responses, err := b.responseValidator(c.keys, ridps)
-	if err != nil {
-		return nil, err
+	var ridps []sp.ResponseIdP
+	var idps map[string]*idpState
+	var responses *sp.ResponseValidator
+	var idpExp []Expiry
+	if b.idpsUnchanged(c) {
+		ridps, idps, responses = b.reuseIdPs()
+		idpExp = b.prev.idpExpiries
+	} else {
+		ridps, idps = b.responseIdPs()
+		if responses, err = b.responseValidator(c.keys, ridps); err != nil {
+			return nil, err
+		}
+		idpExp = idpExpiries(ridps, b.open.certExpiry)
 	}
 	tokens, err := newTokenSet(cfg.API.Tokens)
 	if err != nil {
@@ -195,8 +206,8 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		Config: cfg, Keys: c.keys, Metadata: c.metadata, SP: c.sp, Responses: responses, Checks: checks,
 		Certificates: certificateFacts(b.records, b.uses),
 		Built:        o.Now(), StoreVersion: b.version, tokens: tokens,
-		expiries:   append(recordExpiries(b.records, b.uses, b.open.chain, b.open.certExpiry), idpExpiries(ridps, b.open.certExpiry)...),
-		Components: b.status, core: c, idps: idps, sinks: sinks, cache: b.open.cache, records: b.records,
+		expiries:   append(recordExpiries(b.records, b.uses, b.open.chain, b.open.certExpiry), idpExp...),
+		Components: b.status, core: c, idps: idps, sinks: sinks, cache: b.open.cache, records: b.records, ridps: ridps, idpExpiries: idpExp,
 	}
 	snap.files = metadata.NewHandler(snap, b.o.Logger)
 	return snap, nil
