@@ -405,3 +405,42 @@ func TestStoreComponentHook(t *testing.T) {
 		t.Fatalf("/readyz after recovery: %+v", r.Components)
 	}
 }
+
+// TestIdPReuseFollowsTheFile: an IdP component is reused while its
+// metadata_file is unchanged, and rebuilt when the file changes.
+func TestIdPReuseFollowsTheFile(t *testing.T) {
+	st := openStore(t)
+	idp := newTestIdP(t, st)
+	mdXML, err := xml.Marshal(idp.idp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "corp.xml")
+	if err := os.WriteFile(file, mdXML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.IdPs[0].MetadataFile = file
+	d := newDaemon(t, cfg, st)
+	ctx := context.Background()
+	first := d.Snapshot()
+	if err := d.Rebuild(ctx, "store", nil); err != nil {
+		t.Fatal(err)
+	}
+	if d.Snapshot().Responses != first.Responses {
+		t.Fatal("an unchanged IdP's response validation was rebuilt")
+	}
+	other := strings.Replace(string(mdXML), idpEntity, "https://elsewhere.example.com/metadata", 1)
+	if err := os.WriteFile(file, []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Rebuild(ctx, "config file", nil); err != nil {
+		t.Fatal(err)
+	}
+	if d.Snapshot().Responses == first.Responses {
+		t.Fatal("the IdP was reused after its metadata_file changed")
+	}
+	if f := d.Snapshot().Failed(); len(f) != 1 || f[0].Kind != KindIdP || !strings.Contains(f[0].Error, "no EntityDescriptor") {
+		t.Fatalf("failed components after the file changed: %+v", f)
+	}
+}
