@@ -48,7 +48,7 @@ func (d *Daemon) apiRoutes() []apiRoute {
 // IdP's Sign AuthnRequest is on) AuthnRequest ready for the browser.
 func (d *Daemon) apiAuthnRequest(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var o sp.AuthnOptions
-	if !decodeJSON(w, r, &o) {
+	if !decodeJSON(w, r, &o) || !d.idpUsable(w, snap, o.IdP) {
 		return
 	}
 	msg, err := snap.SP.AuthnRequest(o)
@@ -59,7 +59,7 @@ func (d *Daemon) apiAuthnRequest(w http.ResponseWriter, r *http.Request, snap *S
 // apiLogoutRequest answers POST /api/v1/logout-requests.
 func (d *Daemon) apiLogoutRequest(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var o sp.LogoutOptions
-	if !decodeJSON(w, r, &o) {
+	if !decodeJSON(w, r, &o) || !d.idpUsable(w, snap, o.IdP) {
 		return
 	}
 	msg, err := snap.SP.LogoutRequest(o)
@@ -117,7 +117,7 @@ type responseRequest struct {
 // validated for the IdP; 4xx {error: <failed check>, detail} otherwise.
 func (d *Daemon) apiResponse(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var req responseRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeJSON(w, r, &req) || !d.idpUsable(w, snap, req.IdP) {
 		return
 	}
 	a, err := snap.Responses.Verify(r.Context(), req.IdP, req.SAMLResponse, req.RequestID)
@@ -154,4 +154,18 @@ func unknownIdPDetail(cfg *config.Config, name string) string {
 		}
 	}
 	return fmt.Sprintf("no idp record %q", name)
+}
+
+// idpUsable answers 503 idp_unavailable, naming the reason, for an IdP
+// whose component failed or whose metadata expired (checked against the
+// clock at each request, not only at builds), and reports whether the
+// request may go on.
+func (d *Daemon) idpUsable(w http.ResponseWriter, snap *Snapshot, idp string) bool {
+	err := snap.IdPUnavailable(idp, d.now())
+	if err == nil {
+		return true
+	}
+	d.log.Warn("request for an unavailable IdP refused", "idp", idp, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "idp_unavailable", err.Error())
+	return false
 }

@@ -10,30 +10,35 @@ import (
 	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
 	"github.com/samlkeyd/samlkeyd/metadata"
-	"github.com/samlkeyd/samlkeyd/mtls"
 	"github.com/samlkeyd/samlkeyd/sp"
 	"github.com/samlkeyd/samlkeyd/store"
 )
 
 // builder carries one Build's inputs from step to step.
 type builder struct {
-	cfg *config.Config
-	st  Store
-	o   BuildOptions
+	cfg  *config.Config
+	st   Store
+	o    BuildOptions
+	prev *Snapshot // components whose inputs did not change are taken from it
+	open *opener
 
 	version int64             // the store's change counter read first
-	records []*store.Record   // every certificate record
+	records []*store.Record   // every certificate record's public facts (no content)
 	idx     recordIndex       // records by id and by name
 	uses    map[string]string // record id → what it is used for ("signing+encryption-next", "mtls", …)
+	status  []ComponentStatus // every component's state, in build order
 }
 
-// readStore reads the change counter, then every certificate record.
+// readStore reads the change counter, then every certificate record's
+// public facts (no keystore content: only records in use are read whole).
+// When every record's version is the one the previous snapshot listed
+// (a property or config change), its facts are reused.
 func (b *builder) readStore(ctx context.Context) error {
 	version, err := b.st.ChangeCounter(ctx)
 	if err != nil {
 		return fmt.Errorf("read store change counter: %w", err)
 	}
-	records, err := b.st.Records(ctx)
+	records, err := b.recordFacts(ctx)
 	if err != nil {
 		return fmt.Errorf("read certificate records: %w", err)
 	}
@@ -41,18 +46,43 @@ func (b *builder) readStore(ctx context.Context) error {
 	return nil
 }
 
-// checkPolicies refuses a rotation policy that does not parse.
-func (b *builder) checkPolicies() error {
+func (b *builder) recordFacts(ctx context.Context) ([]*store.Record, error) {
+	if b.prev == nil || b.prev.records == nil {
+		return b.st.RecordFacts(ctx)
+	}
+	versions, err := b.st.RecordVersions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prev := b.prev.records
+	same := len(versions) == len(prev)
+	for i := 0; same && i < len(versions); i++ {
+		same = versions[i].ID == prev[i].ID && versions[i].Version == prev[i].Version
+	}
+	if same {
+		return prev, nil
+	}
+	return b.st.RecordFacts(ctx)
+}
+
+// report records one component's state.
+func (b *builder) report(kind, name string, err error) {
+	b.status = append(b.status, status(kind, name, err, b.o.Now()))
+}
+
+// checkPolicies reports each rotation policy: one that does not parse is
+// failed (its use is not rotated on schedule), the others are unaffected.
+func (b *builder) checkPolicies() {
 	for _, use := range []keys.Use{keys.UseSigning, keys.UseEncryption} {
-		if _, _, err := lifecycle.PolicyOf(b.cfg, use); err != nil {
-			return err
+		if _, ok, err := lifecycle.PolicyOf(b.cfg, use); ok {
+			b.report(KindRotation, string(use), err)
 		}
 	}
-	return nil
 }
 
 // openKeys resolves the signing and encryption keystore properties and
-// opens each use's current key, then its next and previous keys.
+// opens each use's current key, then its next and previous keys, through
+// the cache (a record opens once per version).
 func (b *builder) openKeys(ctx context.Context) (*keys.KeySet, error) {
 	ks := &keys.KeySet{}
 	for _, p := range []struct {
@@ -94,7 +124,7 @@ func (b *builder) currentKey(ctx context.Context, prop string, use keys.Use) (*k
 	if !rec.Active {
 		return nil, fmt.Errorf("property %s: certificate record %s (%q) is inactive (samlkeyd cert activate %s)", prop, rec.ID, rec.Name, rec.ID)
 	}
-	cred, err := rec.Credential(use)
+	cred, err := b.open.credential(rec, use)
 	if err != nil {
 		return nil, fmt.Errorf("property %s: %w", prop, err)
 	}
@@ -114,7 +144,17 @@ func (b *builder) rotatedCredentials(ctx context.Context, use keys.Use, cur *key
 	}
 	p, err := lifecycle.Effective(b.cfg, use)
 	if err != nil {
-		return nil, err
+		// The rotation component reports the policy that does not fit;
+		// the keys keep the default rule meanwhile, with the configured
+		// retire_after, so a bad policy never takes the core down.
+		p = lifecycle.DefaultPolicy()
+		pc := b.cfg.Rotation.Signing
+		if use == keys.UseEncryption {
+			pc = b.cfg.Rotation.Encryption
+		}
+		if pc != nil && pc.RetireAfter > 0 {
+			p.RetireAfter = pc.RetireAfter
+		}
 	}
 	var out []*keys.Credential
 	for _, k := range lifecycle.Serving(rots, cur.RecordID, b.o.Now(), p, use) {
@@ -130,7 +170,7 @@ func (b *builder) rotatedCredentials(ctx context.Context, use keys.Use, cur *key
 		if k.State == lifecycle.StateNext {
 			role = keys.RoleNext
 		}
-		c, err := rec.Credential(use)
+		c, err := b.open.credential(rec, use) // a copy of the cached credential
 		if err != nil {
 			return nil, fmt.Errorf("%s key %s: %w", role, k.ID, err)
 		}
@@ -202,21 +242,6 @@ func (b *builder) responseValidator(ks *keys.KeySet, idps []sp.ResponseIdP) (*sp
 		return nil, fmt.Errorf("build response validation: %w", err)
 	}
 	return v, nil
-}
-
-// mtlsChecks binds the configured checks to their profiles' keys and trust
-// stores, and marks the profiles' keystores as used by mTLS.
-func (b *builder) mtlsChecks() ([]*mtls.Check, error) {
-	checks, err := mtls.Build(b.cfg.Profiles, b.cfg.Checks, b.idx.resolveProfile)
-	if err != nil {
-		return nil, fmt.Errorf("build mTLS checks: %w", err)
-	}
-	for _, p := range b.cfg.Profiles {
-		if r, err := b.idx.find(p.Keystore); err == nil {
-			b.addUse(r.ID, "mtls")
-		}
-	}
-	return checks, nil
 }
 
 // renderMetadata renders the SP metadata and certificate files once.

@@ -100,7 +100,7 @@ func TestCheckUsesKeystoreRecordAndFollowsProfileChange(t *testing.T) {
 	}
 }
 
-func TestCheckConfigErrorsAtBuild(t *testing.T) {
+func TestCheckConfigErrorsFailTheirComponent(t *testing.T) {
 	st := openStore(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -119,9 +119,22 @@ func TestCheckConfigErrorsAtBuild(t *testing.T) {
 			cfg := testConfig()
 			cfg.Profiles = []config.Profile{tc.prof}
 			cfg.Checks = []config.Check{{Name: "c", URL: "mhttps://127.0.0.1/", Schedule: "@every 1h", Timeout: time.Second}}
-			_, err := Build(ctx, cfg, st, BuildOptions{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Build error = %v, want it to contain %q", err, tc.want)
+			// A broken profile fails its component and its checks, not the build.
+			snap, err := Build(ctx, cfg, st, BuildOptions{})
+			if err != nil {
+				t.Fatalf("Build: %v", err)
+			}
+			if len(snap.Checks) != 0 {
+				t.Errorf("%d checks built on a broken profile", len(snap.Checks))
+			}
+			failed := snap.Failed()
+			if len(failed) != 2 || failed[0].Kind != KindProfile || failed[1].Kind != KindCheck {
+				t.Fatalf("failed components = %+v, want the profile and its check", failed)
+			}
+			for _, f := range failed {
+				if !strings.Contains(f.Error, tc.want) || !strings.Contains(f.Error, "profiles[0]") {
+					t.Errorf("%s %q error = %q, want it to name profiles[0] and contain %q", f.Kind, f.Name, f.Error, tc.want)
+				}
 			}
 		})
 	}

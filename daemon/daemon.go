@@ -28,6 +28,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -83,9 +84,11 @@ type Daemon struct {
 	metrics  *metrics
 
 	// Set with the store (attach), before the first snapshot is stored.
-	checks *mtls.Scheduler
-	alerts *alert.Dispatcher // sinks swapped on config reload; ledger and metrics kept
-	replay sp.ReplayCache    // assertion IDs seen, kept across snapshots (shared by replicas when the store can)
+	checks     *mtls.Scheduler
+	alerts     *alert.Dispatcher // sinks swapped on config reload; ledger and metrics kept
+	components *components       // every component's state: the serving snapshot's and the store's
+	configSum  [32]byte          // the config file's content hash when it was last loaded
+	replay     sp.ReplayCache    // assertion IDs seen, kept across snapshots (shared by replicas when the store can)
 
 	idpMeta     *idpmeta.Cache   // IdP metadata fetched from metadata_url
 	metaFetcher *idpmeta.Fetcher // fetches metadata_url
@@ -99,10 +102,37 @@ type Daemon struct {
 
 	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config
-	pages     pages              // the status pages' handler, caches and build state (pages.go)
-	fed       fedSources         // idp_sources, kept across snapshots (sources.go)
+
+	pages pages      // the status pages' handler, caches and build state (pages.go)
+	fed   fedSources // idp_sources, kept across snapshots (sources.go)
 
 	loaded func(*Snapshot) // test hook: called with each snapshot a request loads
+	opened func(id string) // test hook: called with each record a build opens
+}
+
+// onOpen counts a record opened by a build (test hook).
+func (d *Daemon) onOpen(id string) {
+	if d.opened != nil {
+		d.opened(id)
+	}
+}
+
+// logSink is the alert sinks before any config's are built: the log.
+func logSink(log *slog.Logger) []alert.Sink {
+	return []alert.Sink{{Name: "log", Notifier: alert.NewLogSink(log)}}
+}
+
+// fileSum is the SHA-256 of a file's content (zero for "" or an unreadable
+// file).
+func fileSum(path string) [32]byte {
+	if path == "" {
+		return [32]byte{}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(data)
 }
 
 // New builds the first snapshot and returns a daemon ready to serve it. A
@@ -146,12 +176,12 @@ func Prepare(o Options) (*Daemon, error) {
 		idpMeta: idpmeta.NewCache(), metaFetcher: &idpmeta.Fetcher{Client: o.HTTPClient},
 		fetches: fetchLog{last: map[string]recordedFetch{}}, retry: newReloadRetry(),
 		expiryKick: make(chan struct{}, 1)}
+	d.components = newComponents(d.componentChanged)
 	d.metrics = newMetrics(o.Registry, d)
-	d.storeHealth = &storeHealth{gauge: d.metrics.storeUp, log: o.Logger}
+	d.storeHealth = &storeHealth{gauge: d.metrics.storeUp, log: o.Logger,
+		changed: func(err error) { d.components.set(KindStore, "store", err, d.now()) }}
 	d.rotations = newRotationScheduler(d.scheduledRotate, o.Logger)
-	if _, err := alertSinks(o.Config, o.Logger); err != nil {
-		return nil, err
-	}
+	d.configSum = fileSum(o.ConfigFile)
 	return d, nil
 }
 
@@ -161,8 +191,9 @@ func (d *Daemon) attach(st Store) {
 	o := &d.opts
 	o.Store = st
 	d.replay = replayCache(st)
+	// The sinks come with the first snapshot (swap); until then, the log.
 	d.alerts = alert.NewDispatcher(alert.DispatcherOptions{
-		Ledger: alert.LedgerFunc(st.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
+		Sinks: logSink(o.Logger), Ledger: alert.LedgerFunc(st.ClaimAlert), Logger: o.Logger, Registerer: o.Registry, Now: o.Now,
 	})
 	d.checks = mtls.NewScheduler(mtls.SchedulerOptions{
 		Logger:       o.Logger.With("component", "mtls"),
@@ -203,6 +234,8 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 
 func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, error) {
 	return Build(ctx, cfg, d.opts.Store, BuildOptions{
+		Previous:    d.snap.Load(),
+		OnOpen:      d.onOpen,
 		Now:         d.now,
 		Rand:        d.opts.Rand,
 		Logger:      d.log,
@@ -227,18 +260,11 @@ func (d *Daemon) build(ctx context.Context, cfg *config.Config) (*Snapshot, erro
 func (d *Daemon) swap(s *Snapshot) error {
 	prev := d.snap.Load()
 	newConfig := prev == nil || prev.Config != s.Config
-	var sinks []alert.Sink
-	if newConfig {
-		var err error
-		if sinks, err = alertSinks(s.Config, d.log); err != nil {
-			return err
-		}
-	}
 	if err := d.checks.Update(s.Checks); err != nil {
 		return fmt.Errorf("schedule mTLS checks: %w", err)
 	}
-	if newConfig {
-		d.alerts.SetSinks(sinks)
+	if newConfig && s.sinks != nil { // nil when the alerts component failed: the previous sinks stay
+		d.alerts.SetSinks(s.sinks)
 	}
 	if newConfig {
 		d.rotations.arm(s.Config)
@@ -251,6 +277,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	d.snap.Store(s)
 	d.pagesSwapped(prev, s)
 	d.metrics.builds.Inc()
+	d.components.replace(s.Components, snapshotKinds)
 	return nil
 }
 
@@ -272,10 +299,51 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 		d.noteBuildFailure(trigger, err)
 		if !errors.Is(err, store.ErrUnavailable) { // the alert ledger is in the store too; samlkeyd_store_up says it
 			d.alertSnapshotFailed(ctx, trigger, err)
+			// The last good core keeps serving; the failure is visible
+			// until a core builds again.
+			d.components.set(KindCore, "core", err, d.now())
 		}
+		d.renewMetadata()
 		return fmt.Errorf("rebuild snapshot (%s): %w; the previous snapshot keeps serving", trigger, err)
 	}
 	return nil
+}
+
+// renewMetadata renews the serving snapshot's metadata from its own core
+// when it is due: the SP's metadata never goes stale whatever else fails
+// (a rebuild that does not build, a store that does not answer). It takes
+// no lock and reads no store; a snapshot swapped in meanwhile wins.
+func (d *Daemon) renewMetadata() {
+	s := d.snap.Load()
+	if s == nil || !metadataDue(s.Metadata, d.now()) {
+		return
+	}
+	renewed, err := s.withRenewedMetadata(d.now(), d.log)
+	if err != nil {
+		d.log.Error("metadata not renewed", "err", err)
+		return
+	}
+	if d.snap.CompareAndSwap(s, renewed) {
+		d.log.Info("metadata renewed from the serving keys", "valid_until", renewed.Metadata.ValidUntil())
+	}
+}
+
+// metadataLoop renews the metadata on its timer, apart from the store
+// poll and its rebuilds, so nothing they wait on can make it stale.
+func (d *Daemon) metadataLoop(ctx context.Context) {
+	t := time.NewTicker(d.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			func() {
+				defer d.recoverJob("metadata renewal")
+				d.renewMetadata()
+			}()
+		}
+	}
 }
 
 // drainTimeout bounds how long shutdown waits for in-flight HTTP requests.
@@ -351,7 +419,7 @@ wait:
 func (d *Daemon) startLoops(ctx context.Context, hup <-chan os.Signal, wg *sync.WaitGroup) {
 	d.rotations.start(ctx)
 	d.checks.Start()
-	loops := []func(context.Context){d.pollLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop, d.sourcesLoop,
+	loops := []func(context.Context){d.pollLoop, d.metadataLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop, d.sourcesLoop,
 		func(ctx context.Context) { d.hupLoop(ctx, hup) }}
 	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
 		loops = append(loops, d.watchConfig)

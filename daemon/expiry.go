@@ -24,16 +24,15 @@ type Expiry struct {
 }
 
 // recordExpiries lists every certificate of every active record's chain
-// (trust-store records included), opened with the store password only.
-func recordExpiries(records []*store.Record, uses map[string]string) []Expiry {
+// (trust-store records included), from the stored public facts: no
+// keystore is opened. chain parses a record's chain (cached by version),
+// expiry describes a certificate (cached per certificate).
+func recordExpiries(records []*store.Record, uses map[string]string, chain func(*store.Record) []*x509.Certificate,
+	expiry func(source, owner string, c *x509.Certificate) Expiry) []Expiry {
 	var out []Expiry
 	for _, r := range records {
 		if !r.Active {
 			continue
-		}
-		ks, err := r.Chains()
-		if err != nil {
-			continue // the store validated it on add; a record that no longer opens fails its own build
 		}
 		use := uses[r.ID]
 		if use == "" {
@@ -43,26 +42,26 @@ func recordExpiries(records []*store.Record, uses map[string]string) []Expiry {
 			}
 		}
 		seen := map[string]bool{}
-		for _, e := range ks.Entries {
-			for _, c := range e.Chain {
-				fp := keys.FingerprintSHA256(c)
-				if seen[fp] {
-					continue
-				}
-				seen[fp] = true
-				out = append(out, Expiry{Source: "record", Owner: r.Name, RecordID: r.ID, Use: use,
-					Subject: c.Subject.String(), Fingerprint: fp, NotAfter: c.NotAfter})
+		for _, c := range chain(r) {
+			e := expiry("record", r.Name, c)
+			if seen[e.Fingerprint] {
+				continue
 			}
+			seen[e.Fingerprint] = true
+			e.RecordID, e.Use = r.ID, use
+			out = append(out, e)
 		}
 	}
 	return out
 }
 
-func idpExpiries(idps []sp.ResponseIdP) []Expiry {
+// idpExpiries lists the IdPs' signing certificates; expiry describes one
+// (cached per certificate).
+func idpExpiries(idps []sp.ResponseIdP, expiry func(source, owner string, c *x509.Certificate) Expiry) []Expiry {
 	var out []Expiry
 	for _, p := range idps {
 		for _, c := range p.SigningCerts {
-			out = append(out, certExpiry("idp", p.Name, c))
+			out = append(out, expiry("idp", p.Name, c))
 		}
 	}
 	return out

@@ -46,15 +46,22 @@ func (d *Daemon) Handler() http.Handler {
 	return d.instrument(mux)
 }
 
+// readiness is the body of /readyz.
+type readiness struct {
+	Ready      bool              `json:"ready"`
+	Components []ComponentStatus `json:"components"`
+}
+
+// readyz answers 200 once a core serves (503 before), with every
+// component's state: a failed IdP or check does not make the daemon
+// unready, it is listed with its reason.
 func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	storeLine := d.StoreState().line()
-	if d.requestSnapshot(r) == nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("no key snapshot loaded\n" + storeLine))
-		return
+	body := readiness{Ready: d.requestSnapshot(r) != nil, Components: d.components.list()}
+	code := http.StatusOK
+	if !body.Ready {
+		code = http.StatusServiceUnavailable
 	}
-	_, _ = w.Write([]byte("ready\n" + storeLine))
+	writeJSON(w, code, body)
 }
 
 // snapshotKey is the request-context key of the request's snapshot.

@@ -113,7 +113,7 @@ func (d *Daemon) pollOnce(ctx context.Context) {
 	switch {
 	case s == nil || n != s.StoreVersion:
 		trigger = "store"
-	case !s.Metadata.RefreshAt().IsZero() && !d.now().Before(s.Metadata.RefreshAt()):
+	case !s.refreshAt().IsZero() && !d.now().Before(s.refreshAt()):
 		trigger = "refresh"
 	}
 	if trigger == "" {
@@ -246,8 +246,13 @@ func (d *Daemon) watchConfig(ctx context.Context) {
 		Interval: d.opts.PollInterval,
 		Load:     d.opts.LoadConfig,
 		// A change between the first load and the watch being set up
-		// would be missed: re-read once the watch is in place.
-		Ready:    func() { d.reloadConfig(ctx, "config file") },
+		// would be missed: re-read once the watch is in place, if the
+		// file's content is not what New loaded (one build at start).
+		Ready: func() {
+			if fileSum(d.opts.ConfigFile) != d.configSum {
+				d.reloadConfig(ctx, "config file")
+			}
+		},
 		OnChange: func(cfg *config.Config) { d.applyConfig(ctx, "config file", cfg) },
 		OnError: func(err error) {
 			d.metrics.reloadFailures.WithLabelValues("config").Inc()

@@ -73,7 +73,7 @@ func newMetrics(reg *prometheus.Registry, d *Daemon) *metrics {
 	reg.MustRegister(m.requests, m.builds, m.buildFailures, m.reloadFailures, m.deprecatedAlgos, m.deprecatedEnc,
 		m.storeUp, m.storeErrors, m.replayPurged, m.responseFails, m.rotationSkipped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		snapshotCollector{d: d}, buildinfo.Read().Collector())
+		snapshotCollector{d: d}, componentCollector{c: d.components}, buildinfo.Read().Collector())
 	return m
 }
 

@@ -1,22 +1,17 @@
 package daemon
 
 import (
-	"fmt"
-
 	"github.com/samlkeyd/samlkeyd/web"
 )
 
-// componentHealth lists the health of the parts of snap for the operator
-// page. Until the daemon keeps a component registry it reports one "core"
-// component from the snapshot's build state: healthy unless a rebuild
-// failed after snap was built (the previous snapshot then keeps serving).
-// When the registry lands, this function is the one place to switch.
-func (d *Daemon) componentHealth(snap *Snapshot) []web.Component {
-	core := web.Component{Kind: "core", Name: "key snapshot", OK: true, Since: snap.Built}
-	if f := d.pages.failure.Load(); f != nil && f.at.After(snap.Built) {
-		core.OK, core.Since = false, f.at
-		core.Error = fmt.Sprintf("rebuild (%s) failed: %s; serving the snapshot built %s from store version %d",
-			f.trigger, f.err, snap.Built.UTC().Format("2006-01-02 15:04:05Z"), snap.StoreVersion)
+// componentHealth lists every component's state for the operator page, from
+// the registry /readyz and samlkeyd_component_up read: the serving
+// snapshot's components, the store and the federation sources.
+func (d *Daemon) componentHealth(_ *Snapshot) []web.Component {
+	list := d.components.list()
+	out := make([]web.Component, 0, len(list))
+	for _, c := range list {
+		out = append(out, web.Component{Kind: c.Kind, Name: c.Name, OK: c.OK, Error: c.Error, Since: c.Since})
 	}
-	return []web.Component{core}
+	return out
 }

@@ -93,17 +93,22 @@ func TestReloadRebuildsAlertSinks(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Sinks that do not build fail the alerts component only: the config
+	// is served, the sinks still serving stay, and they carry the alert.
 	missing := withHook(oldHook.URL, t.TempDir()+"/missing.key")
-	if err := d.Rebuild(ctx, "config file", missing); err == nil || !strings.Contains(err.Error(), "alerts.webhook.hmac_secret_file") {
+	if err := d.Rebuild(ctx, "config file", missing); err != nil {
 		t.Fatalf("reload with an unreadable webhook secret: %v", err)
 	}
-	if d.Snapshot().Config != cfgB {
-		t.Fatal("a config whose sinks did not build replaced the serving one")
+	if d.Snapshot().Config != missing {
+		t.Fatal("a config whose sinks did not build was not served")
+	}
+	if f := d.Snapshot().Failed(); len(f) != 1 || f[0].Kind != KindAlerts || !strings.Contains(f[0].Error, "alerts.webhook.hmac_secret_file") {
+		t.Fatalf("failed components = %+v, want the alert sinks naming alerts.webhook.hmac_secret_file", f)
 	}
 	select {
-	case a := <-newGot: // the rejected reload's own alert, sent by the sinks still serving
-		if a["kind"] != "snapshot_failed" {
-			t.Fatalf("new webhook got %v, want the snapshot_failed alert", a)
+	case a := <-newGot: // the failed component's alert, sent by the sinks still serving
+		if a["kind"] != "component_failed" {
+			t.Fatalf("new webhook got %v, want the component_failed alert", a)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the new webhook received no alert after the reload")

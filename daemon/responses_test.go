@@ -204,11 +204,14 @@ func TestIdPMetadataURL(t *testing.T) {
 	signed.IdPs[0].MetadataURL = srv.URL
 	signed.IdPs[0].AllowHTTP = true
 	signed.IdPs[0].MetadataSigningCert = "Corp IdP signing"
+	// The IdP fails alone: its responses are refused with the reason,
+	// the reload is not.
 	d.applyConfig(context.Background(), "test", signed)
-	if got := testutil.ToFloat64(d.metrics.reloadFailures.WithLabelValues("snapshot")); got != 1 {
-		t.Fatalf("unsigned metadata with metadata_signing_cert: reload failures = %v, want 1", got)
+	if got := testutil.ToFloat64(d.metrics.reloadFailures.WithLabelValues("snapshot")); got != 0 {
+		t.Fatalf("unsigned metadata with metadata_signing_cert: reload failures = %v, want 0", got)
 	}
-	if w := postJSON(t, h, "/api/v1/responses", testToken, body(idp.respond(t, metadata, "_r3"))); w.Code != http.StatusOK {
-		t.Fatalf("previous snapshot no longer verifies: %d %s", w.Code, w.Body)
+	w := postJSON(t, h, "/api/v1/responses", testToken, body(idp.respond(t, metadata, "_r3")))
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"idp_unavailable"`) || !strings.Contains(w.Body.String(), "metadata signature") {
+		t.Fatalf("response for an IdP whose metadata signature fails: %d %s", w.Code, w.Body)
 	}
 }

@@ -169,11 +169,15 @@ func TestRotationAPINow(t *testing.T) {
 	}
 }
 
-func TestRotationPolicyCheckedAtBuild(t *testing.T) {
+func TestRotationPolicyIsItsOwnComponent(t *testing.T) {
 	st := openStore(t)
 	cfg := testConfig()
 	cfg.Rotation.Signing = &config.RotationPolicy{RotateBefore: 10 * day, PublishFor: 7 * day, RetireAfter: day, Schedule: "@daily"}
-	if _, err := Build(context.Background(), cfg, st, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "rotation.signing") {
-		t.Fatalf("a policy whose publish_for+max_wait reaches rotate_before built: %v", err)
+	snap, err := Build(context.Background(), cfg, st, BuildOptions{})
+	if err != nil {
+		t.Fatalf("a bad rotation policy failed the build: %v", err)
+	}
+	if f := snap.Failed(); len(f) != 1 || f[0].Kind != KindRotation || f[0].Name != "signing" || !strings.Contains(f[0].Error, "rotation.signing") {
+		t.Fatalf("a policy whose publish_for+max_wait reaches rotate_before: failed components = %+v", f)
 	}
 }

@@ -71,7 +71,7 @@ func (d *Daemon) sourcesSwapped(s *Snapshot) {
 		}
 		return
 	}
-	signers, certs, err := resolveSigners(cfg, s.records)
+	signers, certs, err := resolveSigners(cfg, s.recordIdx)
 	if prev != nil && prev.err == nil && err == nil && reflect.DeepEqual(prev.cfg, cfg) && sameDER(prev.signers, signers) {
 		return
 	}
@@ -150,6 +150,7 @@ func (d *Daemon) sourcesLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		d.updateSources(ctx)
+		d.reportSources()
 		select {
 		case <-ctx.Done():
 			return
@@ -195,6 +196,21 @@ type SourceComponent struct {
 	OK    bool
 	Err   error
 	Since time.Time
+}
+
+// reportSources puts each source's state in the component registry
+// (/readyz, samlkeyd_component_up, component alerts); a source no longer
+// configured is forgotten.
+func (d *Daemon) reportSources() {
+	var list []ComponentStatus
+	for _, c := range d.SourceComponents() {
+		err := c.Err
+		if !c.OK && err == nil {
+			err = errors.New("no usable metadata")
+		}
+		list = append(list, status(KindIdPSource, c.Name, err, d.now()))
+	}
+	d.components.replace(list, []string{KindIdPSource})
 }
 
 // SourceComponents reports each idp_sources entry; a section that could
@@ -353,7 +369,7 @@ func Federated(ctx context.Context, snap *Snapshot, idp string, o BuildOptions) 
 		return nil, nil, "", fmt.Errorf("%w %q", sp.ErrUnknownIdP, idp)
 	}
 	o = o.withDefaults()
-	_, certs, err := resolveSigners(snap.Config.IdPSources, snap.records)
+	_, certs, err := resolveSigners(snap.Config.IdPSources, snap.recordIdx)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -176,7 +176,7 @@ api:
 		if code, body := r.get(t, "/saml/metadata"); code != http.StatusOK || !strings.Contains(body, "https://sp.example.com/one") {
 			t.Fatalf("metadata during the outage: %d", code)
 		}
-		if code, body := r.get(t, "/readyz"); code != http.StatusOK || !strings.Contains(body, "store: unavailable since") {
+		if code, body := r.get(t, "/readyz"); code != http.StatusOK || !strings.Contains(body, `{"kind":"store","name":"store","ok":false`) {
 			t.Errorf("readyz during the outage: %d %q", code, body)
 		}
 		if _, m := r.get(t, "/metrics"); !strings.Contains(m, `samlkeyd_store_errors_total{op="change_counter"}`) {
@@ -190,7 +190,7 @@ api:
 		if code, _ := replica.get(t, "/healthz"); code != http.StatusOK {
 			t.Errorf("replica healthz during the outage: %d", code)
 		}
-		if code, body := replica.get(t, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store: unavailable") {
+		if code, body := replica.get(t, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `{"kind":"store","name":"store","ok":false`) {
 			t.Errorf("replica readyz during the outage: %d %q", code, body)
 		}
 		if code, _ := replica.get(t, "/saml/metadata"); code != http.StatusServiceUnavailable {

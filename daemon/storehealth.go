@@ -20,6 +20,9 @@ import (
 type storeHealth struct {
 	gauge prometheus.Gauge
 	log   *slog.Logger
+	// changed, when set, is told each transition (nil error: up) after
+	// the lock is released: it feeds the "store" component.
+	changed func(err error)
 
 	mu      sync.Mutex
 	known   bool // false until the first outcome
@@ -40,16 +43,20 @@ type StoreState struct {
 // was down until now.
 func (h *storeHealth) ok(now time.Time) (recovered bool) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	recovered = h.known && !h.up
 	if recovered {
 		h.log.Info("store reachable again", "down_for", now.Sub(h.since).Round(time.Millisecond))
 	}
-	if !h.known || !h.up {
+	turned := !h.known || !h.up
+	if turned {
 		h.since = now
 	}
 	h.known, h.up = true, true
 	h.gauge.Set(1)
+	h.mu.Unlock()
+	if turned && h.changed != nil {
+		h.changed(nil)
+	}
 	return recovered
 }
 
@@ -61,13 +68,17 @@ func (h *storeHealth) failed(now time.Time, err error) {
 		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.known || h.up {
+	turned := !h.known || h.up
+	if turned {
 		h.log.Warn("store unavailable", "err", err)
 		h.since = now
 	}
 	h.known, h.up, h.lastErr = true, false, err
 	h.gauge.Set(0)
+	h.mu.Unlock()
+	if turned && h.changed != nil {
+		h.changed(err)
+	}
 }
 
 // state returns the current state.
@@ -78,18 +89,6 @@ func (h *storeHealth) state() StoreState {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return StoreState{Known: h.known, Up: h.up, Since: h.since, LastErr: h.lastErr}
-}
-
-// line is the store's line of the /readyz body ("" while unknown).
-func (s StoreState) line() string {
-	switch {
-	case !s.Known:
-		return ""
-	case s.Up:
-		return "store: up\n"
-	default:
-		return "store: unavailable since " + s.Since.UTC().Format(time.RFC3339) + "\n"
-	}
 }
 
 // down reports whether the last store call found the store unavailable.

@@ -135,3 +135,32 @@ func TestIdPMetadataLimits(t *testing.T) {
 		t.Fatalf("namespace bomb: %v", err)
 	}
 }
+
+// TestParseIdPMetadataOnce: one parsed aggregate answers for each of its
+// entities, and its validity is checked at each lookup's own time.
+func TestParseIdPMetadataOnce(t *testing.T) {
+	_, idpCert := respKey(t, "idp")
+	md := string(crewjamIdPMetadata(t))
+	other := strings.Replace(md, respIdPEntity, "https://other.example.com/metadata", 1)
+	agg := `<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">` + md + other + `</md:EntitiesDescriptor>`
+	now := time.Now()
+	parsed, err := ParseIdPMetadata([]byte(agg), nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, entity := range []string{respIdPEntity, "https://other.example.com/metadata"} {
+		certs, until, err := parsed.SigningCerts(entity, now)
+		if err != nil || len(certs) != 1 || !certs[0].Equal(idpCert) {
+			t.Fatalf("%s: %d certificates, %v", entity, len(certs), err)
+		}
+		if until.IsZero() || !until.After(now) {
+			t.Fatalf("%s: trust bound %v, want crewjam's validUntil", entity, until)
+		}
+		if _, _, err := parsed.SigningCerts(entity, until); !errors.Is(err, ErrResponseIdPMetadata) || !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("%s at its validUntil: %v, want expired", entity, err)
+		}
+	}
+	if _, _, err := parsed.SigningCerts("urn:missing", now); err == nil || !strings.Contains(err.Error(), "no EntityDescriptor") {
+		t.Fatalf("missing entity: %v", err)
+	}
+}

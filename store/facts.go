@@ -156,6 +156,38 @@ func (s *Store) RecordFacts(ctx context.Context) (_ []*Record, err error) {
 	return out, nil
 }
 
+// RecordVersions returns every record's id and version, ordered as
+// RecordFacts orders them: one narrow read, for a caller holding facts
+// from an earlier listing to tell whether any record was added, changed
+// or removed since (a record's facts change only with its version).
+func (s *Store) RecordVersions(ctx context.Context) (_ []RecordVersion, err error) {
+	ctx, done := s.call(ctx, "record_versions")
+	defer done(&err)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, version FROM records ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list record versions: %w", err)
+	}
+	defer rows.Close()
+	var out []RecordVersion
+	for rows.Next() {
+		var v RecordVersion
+		if err := rows.Scan(&v.ID, &v.Version); err != nil {
+			return nil, fmt.Errorf("list record versions: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list record versions: %w", err)
+	}
+	return out, nil
+}
+
+// RecordVersion is a record's id and version (see Record.Version).
+type RecordVersion struct {
+	ID      string
+	Version int64
+}
+
 // RecordVersion returns the version of the record with id (ErrNotFound when
 // there is none): one indexed read, to tell whether a cached keystore is
 // still current.

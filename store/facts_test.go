@@ -114,6 +114,16 @@ func TestRecordFacts(t *testing.T) {
 			}
 		}
 
+		versions, err := s.RecordVersions(ctx)
+		if err != nil || len(versions) != len(facts) {
+			t.Fatalf("RecordVersions = %d records, %v; want %d", len(versions), err, len(facts))
+		}
+		for i, v := range versions {
+			if v.ID != facts[i].ID || v.Version != facts[i].Version {
+				t.Errorf("RecordVersions[%d] = %+v, want %s version %d (RecordFacts' order)", i, v, facts[i].ID, facts[i].Version)
+			}
+		}
+
 		// The version moves with the row, and a record deleted and added
 		// again under its id starts above it: a cache keyed by it notices.
 		v0, err := s.RecordVersion(ctx, ids["pem"])

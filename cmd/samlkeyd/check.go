@@ -108,14 +108,29 @@ func (a *app) checkListCmd() *cobra.Command {
 					URL      string       `json:"url"`
 					Schedule string       `json:"schedule"`
 					Last     *mtls.Result `json:"last,omitempty"`
+					Error    string       `json:"error,omitempty"` // the check cannot be built: not scheduled
 				}
-				rows := make([]row, 0, len(snap.Checks))
+				rows := make([]row, 0, len(snap.Config.Checks))
+				built := map[string]*mtls.Check{}
 				for _, c := range snap.Checks {
-					last, err := rec.LastCheck(cmd.Context(), c.Name())
-					if err != nil {
-						return err
+					built[c.Name()] = c
+				}
+				broken := map[string]string{}
+				for _, c := range snap.Failed() {
+					if c.Kind == daemon.KindCheck {
+						broken[c.Name] = c.Error
 					}
-					rows = append(rows, row{Name: c.Name(), URL: c.URL(), Schedule: c.Spec(), Last: last})
+				}
+				for _, cc := range snap.Config.Checks {
+					r := row{Name: cc.Name, URL: cc.URL, Schedule: cc.Schedule, Error: broken[cc.Name]}
+					if c := built[cc.Name]; c != nil {
+						last, err := rec.LastCheck(cmd.Context(), c.Name())
+						if err != nil {
+							return err
+						}
+						r.URL, r.Schedule, r.Last = c.URL(), c.Spec(), last
+					}
+					rows = append(rows, r)
 				}
 				if asJSON {
 					return json.NewEncoder(a.stdout).Encode(rows)
@@ -124,6 +139,9 @@ func (a *app) checkListCmd() *cobra.Command {
 				fmt.Fprintln(tw, "NAME\tURL\tSCHEDULE\tLAST RUN\tOUTCOME")
 				for _, r := range rows {
 					when, outcome := "never", "-"
+					if r.Error != "" {
+						outcome = "cannot be built: " + r.Error
+					}
 					if r.Last != nil {
 						when = r.Last.Start.UTC().Format(time.RFC3339)
 						outcome = "ok"

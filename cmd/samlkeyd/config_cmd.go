@@ -17,18 +17,7 @@ func (a *app) configCmd() *cobra.Command {
 			"and the flags you set, in that order of precedence, as `samlkeyd serve` builds it.",
 	}
 	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "validate",
-			Short: "Check the configuration; print \"config OK\" or every problem (exit 1)",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if _, err := a.loadConfig(cmd); err != nil {
-					return err
-				}
-				fmt.Fprintln(a.stdout, "config OK")
-				return nil
-			},
-		},
+		a.configValidateCmd(),
 		&cobra.Command{
 			Use:   "print",
 			Short: "Print the effective configuration as YAML, secrets masked",
@@ -47,6 +36,38 @@ func (a *app) configCmd() *cobra.Command {
 			},
 		},
 	)
+	return cmd
+}
+
+func (a *app) configValidateCmd() *cobra.Command {
+	var offline bool
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the configuration and build every component against the store; print \"config OK\" or every problem (exit 1)",
+		Long: "validate checks the configuration, then builds every component against the store as serve would\n" +
+			"(the keys, every IdP, protocol profile, check, rotation policy and the alert sinks) and prints\n" +
+			"each one that fails with its field path and record. \"config OK\" means serve starts with every\n" +
+			"component healthy. --offline skips the store; so does a data directory that does not exist yet.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if !offline {
+				if storeExists(cfg) {
+					if err := a.validateComponents(cmd.Context(), cfg); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(a.stderr, "no store at %s yet: record references not checked (serve creates it)\n", cfg.Data)
+				}
+			}
+			fmt.Fprintln(a.stdout, "config OK")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&offline, "offline", false, "check the configuration only, without the store")
 	return cmd
 }
 

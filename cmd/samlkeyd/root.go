@@ -69,6 +69,7 @@ func (a *app) root() *cobra.Command {
 		a.responseCmd(),
 		a.logoutCmd(),
 		a.checkCmd(),
+		a.statusCmd(),
 		a.expiryCmd(),
 		a.rotateCmd(),
 		a.pkcs11Cmd(),
