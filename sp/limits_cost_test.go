@@ -152,8 +152,10 @@ func TestHostileCost(t *testing.T) {
 			if alloc > 64<<20 {
 				t.Errorf("allocated %.1f MiB, over 64 MiB", float64(alloc)/(1<<20))
 			}
-			if cpu > time.Second {
-				t.Errorf("%v of CPU", cpu)
+			// A loose guard (the benchmark holds the 100 ms target): the
+			// old code took 3.5–8 s here, 10× that under -race.
+			if cpu > raceSlowdown*time.Second {
+				t.Errorf("%v of CPU, over %v", cpu, raceSlowdown*time.Second)
 			}
 		})
 	}
