@@ -169,14 +169,19 @@ func (d *Daemon) componentChanged(prev *ComponentStatus, cur ComponentStatus) {
 		d.log.Error("component failed", "kind", cur.Kind, "name", cur.Name, "err", cur.Error)
 	}
 	a, ok := componentAlert(prev, cur)
-	if !ok {
+	if !ok || d.alerts == nil { // no dispatcher before the store is attached
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.alerts.Send(ctx, a); err != nil {
-		d.log.Warn("component alert not sent", "kind", cur.Kind, "name", cur.Name, "err", err)
-	}
+	// Sending claims the alert in the store's ledger: never on the caller's
+	// path, which may be a store call reporting the store down.
+	alerts := d.alerts
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := alerts.Send(ctx, a); err != nil {
+			d.log.Warn("component alert not sent", "kind", cur.Kind, "name", cur.Name, "err", err)
+		}
+	}()
 }
 
 // componentAlert is the alert for a change of state: component_failed

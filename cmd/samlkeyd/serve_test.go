@@ -214,8 +214,9 @@ func TestServeWaitsForStore(t *testing.T) {
 		t.Skip("starts a PostgreSQL cluster")
 	}
 	pg := tooltest.NewPostgresCluster(t)
-	pg.Shutdown()
 	t.Setenv("SAMLKEYD_MASTER_KEY", strings.Repeat("ab", 32))
+	mustCLI(t, "--database-url", pg.URL, "--log-level", "error", "init") // serve needs the schema on PostgreSQL
+	pg.Shutdown()
 	p := startServe(t, t.TempDir(), "--database-url", pg.URL)
 	status := func(path string) int {
 		resp, err := http.Get(p.base + path)
