@@ -142,7 +142,7 @@ func inspect(t Type, data []byte, alias string, storePass, keyPass secret.Value)
 		}
 		f.chain = allCertificates(ks)
 	default:
-		return facts{}, fmt.Errorf("type %q: use one of java_key_store, pkcs12, pem, trust_store_cert", t)
+		return facts{}, fmt.Errorf("type %q: use one of java_key_store, pkcs12, pem, trust_store_cert, pkcs11", t)
 	}
 	if len(f.chain) == 0 {
 		return facts{}, errors.New("the file holds no certificate")
