@@ -43,10 +43,18 @@ type Config struct {
 	Checks     []Check     `mapstructure:"checks" yaml:"checks"`
 	Rotation   Rotation    `mapstructure:"rotation" yaml:"rotation"`
 	Alerts     Alerts      `mapstructure:"alerts" yaml:"alerts"`
+	PKCS11     PKCS11      `mapstructure:"pkcs11" yaml:"pkcs11,omitempty"`
 
 	// ParsedTrustedProxies is TrustedProxies parsed by Validate, one
 	// network per entry (a single address is a /32 or /128).
 	ParsedTrustedProxies []netip.Prefix `mapstructure:"-" yaml:"-"`
+}
+
+// PKCS11 is how certificate records of type pkcs11 reach their tokens.
+type PKCS11 struct {
+	// Module is the PKCS#11 library (SoftHSM2's or a vendor's), an
+	// absolute path; empty means pkcs11 records cannot be opened.
+	Module string `mapstructure:"module" yaml:"module,omitempty"`
 }
 
 // SP is the service provider's own SAML settings.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -185,6 +187,9 @@ func (c *Config) Validate() error {
 	p.rotation("rotation.encryption", c.Rotation.Encryption)
 	p.alerts(&c.Alerts)
 	p.edge(c)
+	if c.PKCS11.Module != "" {
+		p.pkcs11Module(c.PKCS11.Module)
+	}
 	return errors.Join(p...)
 }
 
@@ -626,5 +631,22 @@ func (p *problems) alerts(a *Alerts) {
 				p.add(fmt.Sprintf("alerts.smtp.to[%d]", i), "%q is not an e-mail address", to)
 			}
 		}
+	}
+}
+
+// pkcs11Module checks that the PKCS#11 library is an absolute path to a
+// regular file (whether it loads is known when a token is opened).
+func (p *problems) pkcs11Module(path string) {
+	if !filepath.IsAbs(path) {
+		p.add("pkcs11.module", "%q is not an absolute path: name the library, like /usr/lib/softhsm/libsofthsm2.so", path)
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		p.add("pkcs11.module", "%v", err)
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		p.add("pkcs11.module", "%q is not a regular file", path)
 	}
 }

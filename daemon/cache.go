@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/pkcs11"
 	"github.com/samlkeyd/samlkeyd/sp"
 	"github.com/samlkeyd/samlkeyd/store"
 )
@@ -31,6 +32,7 @@ type buildCache struct {
 	urls    map[string][32]byte // fetched documents' hashes, this build only
 	idps    map[entityKey]entityCerts
 	certs   map[*x509.Certificate]Expiry // a parsed certificate's subject and fingerprint
+	tokens  map[openKey]*pkcs11.Key      // pkcs11 records' token keys, one per (id, version)
 }
 
 // entityKey is one entity looked up in one document.
@@ -81,7 +83,8 @@ func newBuildCache(prev *buildCache) *buildCache {
 	}
 	return &buildCache{prev: prev,
 		creds: map[openKey]*keys.Credential{}, entries: map[openKey]*keys.Entry{},
-		chains: map[openKey][]*x509.Certificate{}, docs: map[docKey]docResult{}, files: map[string]fileState{}, urls: map[string][32]byte{}, idps: map[entityKey]entityCerts{}, certs: map[*x509.Certificate]Expiry{}}
+		chains: map[openKey][]*x509.Certificate{}, docs: map[docKey]docResult{}, files: map[string]fileState{}, urls: map[string][32]byte{}, idps: map[entityKey]entityCerts{}, certs: map[*x509.Certificate]Expiry{},
+		tokens: map[openKey]*pkcs11.Key{}}
 }
 
 // lookup finds k in this build's map or the previous build's, copying a
@@ -145,6 +148,7 @@ func (c *buildCache) prevDocs() map[docKey]docResult {
 // opener opens records in use, through a build's cache. The facts records
 // carry no content: a miss reads the record from the store.
 type opener struct {
+	module string // config pkcs11.module, for pkcs11 records
 	ctx    context.Context
 	st     Store
 	cache  *buildCache
@@ -176,7 +180,12 @@ func (o *opener) credential(rec *store.Record, use keys.Use) (*keys.Credential, 
 		if err != nil {
 			return nil, err
 		}
-		if c, err = full.Credential(use); err != nil {
+		if full.Type == store.TypePKCS11 {
+			c, err = o.tokenCredential(full, use)
+		} else {
+			c, err = full.Credential(use)
+		}
+		if err != nil {
 			return nil, err
 		}
 		o.cache.creds[k] = c

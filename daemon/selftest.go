@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/pkcs11"
 	"github.com/samlkeyd/samlkeyd/sp"
 )
 
@@ -78,6 +80,14 @@ func encryptDecrypt(c *keys.Credential) error {
 		return err
 	}
 	got, err := dec.Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
+	if errors.Is(err, pkcs11.ErrUnsupportedOpt) {
+		// A token without OAEP-SHA256 (SoftHSM2): test the XML Encryption
+		// default, rsa-oaep-mgf1p (OAEP with SHA-1), which IdPs send.
+		if ct, err = rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, plain, nil); err != nil {
+			return err
+		}
+		got, err = dec.Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA1})
+	}
 	if err != nil {
 		return fmt.Errorf("a test encryption to the published certificate does not decrypt: %w", err)
 	}

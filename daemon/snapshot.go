@@ -171,7 +171,7 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 	if o.Previous != nil {
 		prevCache = o.Previous.cache
 	}
-	b.open = &opener{ctx: ctx, st: st, cache: newBuildCache(prevCache), onOpen: o.OnOpen}
+	b.open = &opener{module: cfg.PKCS11.Module, ctx: ctx, st: st, cache: newBuildCache(prevCache), onOpen: o.OnOpen}
 	if err := b.readStore(ctx); err != nil {
 		return nil, err
 	}

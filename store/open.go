@@ -20,6 +20,9 @@ func (r *Record) Parse() (*keys.Keystore, error) {
 	if err := r.loaded(); err != nil {
 		return nil, err
 	}
+	if r.Type == TypePKCS11 {
+		return nil, fmt.Errorf("open %s: %w", r.label(), ErrTokenRecord)
+	}
 	ks, err := keys.Parse(r.Data, r.StorePassword, r.KeyPassword)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", r.label(), err)
@@ -30,6 +33,9 @@ func (r *Record) Parse() (*keys.Keystore, error) {
 // Chains opens the record with its store password only: every entry's
 // certificate chain, no private key decrypted (for listing and expiry).
 func (r *Record) Chains() (*keys.Keystore, error) {
+	if r.Type == TypePKCS11 {
+		return r.tokenChains(), nil
+	}
 	if err := r.loaded(); err != nil {
 		return nil, err
 	}

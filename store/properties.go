@@ -123,7 +123,7 @@ func (s *Store) checkKeystoreTarget(ctx context.Context, tx *sql.Tx, id string) 
 		return err
 	}
 	if !Type(typ).IsKeystore() {
-		return fmt.Errorf("record %q is a %s, not a keystore (java_key_store or pkcs12): %w", id, typ, ErrInvalid)
+		return fmt.Errorf("record %q is a %s, not a keystore (java_key_store, pkcs12 or pkcs11): %w", id, typ, ErrInvalid)
 	}
 	if !active {
 		return fmt.Errorf("record %q is inactive: %w: activate it first (samlkeyd cert activate %s)", id, ErrInvalid, id)

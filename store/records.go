@@ -25,14 +25,19 @@ const (
 	TypePKCS12         Type = "pkcs12"           // a PKCS#12 keystore with a private key
 	TypePEM            Type = "pem"              // PEM: a certificate chain, optionally with its private key
 	TypeTrustStoreCert Type = "trust_store_cert" // a trusted certificate (PEM or DER), never a private key
+	TypePKCS11         Type = "pkcs11"           // a key in a PKCS#11 token: the URI (and chain) in data, the PIN sealed as the store password
 )
 
 // Types lists the record types in documentation order.
-func Types() []Type { return []Type{TypeJavaKeyStore, TypePKCS12, TypePEM, TypeTrustStoreCert} }
+func Types() []Type {
+	return []Type{TypeJavaKeyStore, TypePKCS12, TypePEM, TypeTrustStoreCert, TypePKCS11}
+}
 
 // IsKeystore reports whether records of type t hold a private key a
 // keystore property may select.
-func (t Type) IsKeystore() bool { return t == TypeJavaKeyStore || t == TypePKCS12 }
+func (t Type) IsKeystore() bool {
+	return t == TypeJavaKeyStore || t == TypePKCS12 || t == TypePKCS11
+}
 
 // Record is one certificate record. Its passwords and data are unsealed;
 // the passwords are secret.Values and never print. JSON carries no file
@@ -83,6 +88,11 @@ type NewRecord struct {
 	Alias         string // the private-key entry; "" picks the only one
 	StorePassword secret.Value
 	KeyPassword   secret.Value // "" means the store password, as keytool
+	// Chain is a pkcs11 record's certificate chain, leaf first, as the
+	// caller read it from the opened token (store never opens a token: it
+	// has no module path). Data is then the record's URI, StorePassword
+	// its PIN. Other types ignore Chain and are inspected from Data.
+	Chain []*x509.Certificate
 }
 
 // facts is what validation learns from a record's content.
@@ -97,6 +107,9 @@ type facts struct {
 // inspect validates data as a record of type t with the keys package and
 // returns what it found, or the reason it is refused.
 func inspect(t Type, data []byte, alias string, storePass, keyPass secret.Value) (facts, error) {
+	if t == TypePKCS11 {
+		return facts{}, errors.New("a pkcs11 record's chain is read from the token by the caller (NewRecord.Chain)")
+	}
 	ks, err := keys.Parse(data, storePass, keyPass)
 	if err != nil {
 		return facts{}, err
@@ -129,7 +142,7 @@ func inspect(t Type, data []byte, alias string, storePass, keyPass secret.Value)
 		}
 		f.chain = allCertificates(ks)
 	default:
-		return facts{}, fmt.Errorf("type %q: use one of java_key_store, pkcs12, pem, trust_store_cert", t)
+		return facts{}, fmt.Errorf("type %q: use one of java_key_store, pkcs12, pem, trust_store_cert, pkcs11", t)
 	}
 	if len(f.chain) == 0 {
 		return facts{}, errors.New("the file holds no certificate")
@@ -188,7 +201,7 @@ func (s *Store) AddRecord(ctx context.Context, actor string, r NewRecord) (_ *Re
 	} else if !ValidID(r.ID) {
 		return nil, fmt.Errorf("add record %q: id %q is not 32 lowercase hex digits: %w", r.Name, r.ID, ErrInvalid)
 	}
-	f, err := inspect(r.Type, r.Data, r.Alias, r.StorePassword, r.KeyPassword)
+	f, err := inspectNew(r)
 	if err != nil {
 		return nil, fmt.Errorf("add record %q: %w: %w", r.Name, ErrInvalid, err)
 	}

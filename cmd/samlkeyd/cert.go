@@ -26,26 +26,34 @@ func (a *app) certCmd() *cobra.Command {
 }
 
 func (a *app) certAddCmd() *cobra.Command {
-	var name, typ, file, alias, id string
+	var name, typ, file, alias, id, uri string
 	var inactive bool
 	cmd := &cobra.Command{
-		Use:   "add --name N --type TYPE --file F",
-		Short: "Add a keystore or certificate file as a record, after validating it",
+		Use:   "add --name N --type TYPE (--file F | --uri PKCS11-URI --pin-file P [--file chain.pem])",
+		Short: "Add a keystore, certificate file or token key as a record, after validating it",
 		Args:  cobra.NoArgs,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&name, "name", "", "record name (unique)")
-	fs.StringVar(&typ, "type", "", "record type: java_key_store, pkcs12, pem or trust_store_cert")
-	fs.StringVar(&file, "file", "", "the keystore or certificate file")
+	fs.StringVar(&typ, "type", "", "record type: java_key_store, pkcs12, pem, trust_store_cert or pkcs11")
+	fs.StringVar(&file, "file", "", "the keystore or certificate file (pkcs11: the PEM chain the CA returned; default the token's certificate)")
+	fs.StringVar(&uri, "uri", "", "pkcs11: the key's PKCS#11 URI, like pkcs11:token=samlkeyd;object=signing-2027")
 	fs.StringVar(&alias, "alias", "", "alias of the private-key entry (default: the only one)")
 	fs.StringVar(&id, "id", "", "record id, 32 lowercase hex digits (default: random)")
 	fs.BoolVar(&inactive, "inactive", false, "add the record inactive")
 	storePass := addPasswordFlags(fs, "storepass", "keystore password")
 	keyPass := addPasswordFlags(fs, "keypass", "private key password (default: the store password)")
-	for _, f := range []string{"name", "type", "file"} {
+	pin := addPasswordFlags(fs, "pin", "pkcs11: the token's user PIN")
+	for _, f := range []string{"name", "type"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if store.Type(typ) == store.TypePKCS11 {
+			return a.certAddPKCS11(cmd, store.NewRecord{ID: id, Name: name, Type: store.TypePKCS11, Inactive: inactive}, uri, file, pin)
+		}
+		if file == "" {
+			return errors.New(`cert add: required flag "file" not set`)
+		}
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return fmt.Errorf("cert add: %w", err)

@@ -74,4 +74,40 @@ func TestPKCS11CommandsEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("generate over an existing label: %v", err)
 	}
+
+	certAddPKCS11(t, s.Module, dir, uri, pinFile, wrong)
+}
+
+// certAddPKCS11: cert add --type pkcs11 opens the token with the config's
+// pkcs11.module, refuses a wrong PIN without adding, and adds a record
+// whose chain is the token's certificate and which a keystore property
+// selects.
+func certAddPKCS11(t *testing.T, module, dir, uri, pinFile, wrong string) {
+	t.Helper()
+	data := newStore(t)
+	cfg := filepath.Join(dir, "p11.yaml")
+	if err := os.WriteFile(cfg, []byte("pkcs11:\n  module: "+module+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	add := func(pin string) (string, error) {
+		return cli(t, "--config", cfg, "--data", data, "--log-level", "error", "cert", "add", "--name", "token signing",
+			"--type", "pkcs11", "--uri", uri, "--pin-file", pin)
+	}
+	if _, err := add(wrong); err == nil || !strings.Contains(err.Error(), "wrong PIN") || strings.Contains(err.Error(), "not-the-pin") {
+		t.Fatalf("cert add with a wrong PIN: %v", err)
+	}
+	if _, err := cli(t, "--data", data, "--log-level", "error", "cert", "add", "--name", "no module",
+		"--type", "pkcs11", "--uri", uri, "--pin-file", pinFile); err == nil || !strings.Contains(err.Error(), "pkcs11.module") {
+		t.Fatalf("cert add without pkcs11.module: %v", err)
+	}
+	out, err := add(pinFile)
+	if err != nil {
+		t.Fatalf("cert add --type pkcs11: %v", err)
+	}
+	id := strings.TrimSpace(out)
+	show := mustCLI(t, "--data", data, "cert", "show", id)
+	if !strings.Contains(show, "pkcs11") || strings.Contains(show, p11PIN) {
+		t.Fatalf("cert show:\n%s", show)
+	}
+	mustCLI(t, "--data", data, "property", "set", "glide.authenticate.sso.saml2.keystore", id)
 }
