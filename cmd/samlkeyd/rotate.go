@@ -12,6 +12,7 @@ import (
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
 	"github.com/samlkeyd/samlkeyd/lifecycle"
+	"github.com/samlkeyd/samlkeyd/store"
 )
 
 func (a *app) rotateCmd() *cobra.Command {
@@ -28,30 +29,19 @@ that have not fetched the metadata since will reject the new signatures
 until they do. A running daemon sees the change within seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			u := keys.Use(use)
-			if u != keys.UseSigning && u != keys.UseEncryption {
-				return fmt.Errorf("--use %q: want signing or encryption", use)
-			}
-			cfg, err := a.effectiveConfig(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := a.openStoreFor(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			steps, err := lifecycle.Rotate(cmd.Context(), cfg, st, u, lifecycle.Options{Force: now, Logger: a.logger(cfg)})
-			for _, s := range steps {
-				fmt.Fprintf(a.stdout, "%s %s: %s\n", s.Kind, s.KeyID, s.Reason)
-			}
-			if err != nil {
-				return err
-			}
-			if len(steps) == 0 {
-				fmt.Fprintf(a.stdout, "nothing due for the %s key\n", use)
-			}
-			return nil
+			return a.withRotationStore(cmd, use, func(cfg *config.Config, st *store.Store, u keys.Use) error {
+				steps, err := lifecycle.Rotate(cmd.Context(), cfg, st, u, lifecycle.Options{Force: now, Logger: a.logger(cfg)})
+				for _, s := range steps {
+					fmt.Fprintf(a.stdout, "%s %s: %s\n", s.Kind, s.KeyID, s.Reason)
+				}
+				if err != nil {
+					return err
+				}
+				if len(steps) == 0 {
+					fmt.Fprintf(a.stdout, "nothing due for the %s key\n", use)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&use, "use", "", "signing or encryption (required)")
@@ -65,6 +55,20 @@ until they do. A running daemon sees the change within seconds.`,
 // Publish, Promote or Cancel) on the store the config names.
 func (a *app) rotateByHand(cmd *cobra.Command, use string, o lifecycle.ManualOptions,
 	step func(cmd *cobra.Command, cfg *config.Config, st lifecycle.Store, u keys.Use, o lifecycle.ManualOptions) (string, error)) error {
+	return a.withRotationStore(cmd, use, func(cfg *config.Config, st *store.Store, u keys.Use) error {
+		o.Actor, o.Logger = actor(), a.logger(cfg)
+		msg, err := step(cmd, cfg, st, u, o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout, msg)
+		return nil
+	})
+}
+
+// withRotationStore checks --use, loads the effective config (for the
+// rotation policies) and runs fn with the store it names.
+func (a *app) withRotationStore(cmd *cobra.Command, use string, fn func(cfg *config.Config, st *store.Store, u keys.Use) error) error {
 	u := keys.Use(use)
 	if u != keys.UseSigning && u != keys.UseEncryption {
 		return fmt.Errorf("--use %q: want signing or encryption", use)
@@ -78,13 +82,7 @@ func (a *app) rotateByHand(cmd *cobra.Command, use string, o lifecycle.ManualOpt
 		return err
 	}
 	defer st.Close()
-	o.Actor, o.Logger = actor(), a.logger(cfg)
-	msg, err := step(cmd, cfg, st, u, o)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(a.stdout, msg)
-	return nil
+	return fn(cfg, st, u)
 }
 
 func (a *app) rotatePublishCmd() *cobra.Command {
