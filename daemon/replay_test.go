@@ -2,13 +2,9 @@ package daemon
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -44,31 +40,10 @@ func sharedStores(t testing.TB, backend string) func() *store.Store {
 	}
 }
 
-// pgSchemaURL creates a schema of the test's own in the test database and
-// returns a URL whose connections use it; it is dropped when the test ends.
+// pgSchemaURL is a PostgreSQL URL on a schema of the test's own.
 func pgSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := tooltest.DatabaseURL(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	u, _ := tooltest.PostgresSchema(t)
+	return u
 }
 
 // TestReplayRefusedAcrossReplicas runs two daemons (replicas) on one store:

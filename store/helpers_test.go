@@ -3,12 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"flag"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,32 +62,10 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, o Options)) {
 	}
 }
 
-// pgSchemaURL creates a schema of its own for the test in the test
-// database and returns a URL whose connections use it, so tests never
-// collide. The schema is dropped when the test ends.
+// pgSchemaURL is a PostgreSQL URL on a schema of the test's own.
 func pgSchemaURL(t testing.TB) string {
-	t.Helper()
-	base := tooltest.DatabaseURL(t)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	u, _ := tooltest.PostgresSchema(t)
+	return u
 }
 
 // benchOptions returns Options for a fresh, empty store of the named

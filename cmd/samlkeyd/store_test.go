@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,32 +216,8 @@ func TestMigrateCLIDryRunCreatesNothing(t *testing.T) {
 	}
 }
 
-// pgSchema creates a schema of its own in the test database and returns a
-// URL whose connections use it, and its name. It is dropped at the end.
-func pgSchema(t *testing.T) (string, string) {
-	t.Helper()
-	base := tooltest.DatabaseURL(t)
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cli_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), schema
-}
+// pgSchema is a PostgreSQL URL on a schema of the test's own, and its name.
+func pgSchema(t *testing.T) (string, string) { return tooltest.PostgresSchema(t) }
 
 // TestInitPostgreSQLMasterKeyFile: init of a PostgreSQL store writes the
 // master key file it is given when there is none (0600), for every replica
