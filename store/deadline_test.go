@@ -4,17 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -114,7 +106,8 @@ func TestStoreTimeoutStoppedPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	url, pids := throwawayCluster(t)
+	pg := tooltest.NewPostgresCluster(t) // resumed and stopped when the test ends
+	url := pg.URL
 	const timeout = time.Second
 	const slack = 750 * time.Millisecond
 	ops := &opLog{}
@@ -127,13 +120,7 @@ func TestStoreTimeoutStoppedPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	signalAll(t, pids(), syscall.SIGSTOP)
-	stopped := true
-	t.Cleanup(func() {
-		if stopped {
-			signalAll(t, pids(), syscall.SIGCONT)
-		}
-	})
+	pg.Hang()
 	calls := []struct {
 		op string
 		fn func(ctx context.Context) error
@@ -171,8 +158,7 @@ func TestStoreTimeoutStoppedPostgres(t *testing.T) {
 		t.Errorf("OnError ops = %q, want %q", got, want)
 	}
 
-	signalAll(t, pids(), syscall.SIGCONT)
-	stopped = false
+	pg.Resume()
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Ping(ctx) != nil {
 		if time.Now().After(deadline) {
@@ -185,103 +171,5 @@ func TestStoreTimeoutStoppedPostgres(t *testing.T) {
 	}
 	if err := s.SetProperty(ctx, "t", "samlkeyd.x", "2"); err != nil {
 		t.Errorf("after SIGCONT: %v", err)
-	}
-}
-
-// throwawayCluster starts a PostgreSQL cluster of the test's own on a free
-// loopback port (as .ci/run does, as the postgres user when run as root),
-// stops it when the test ends, and returns its URL and a function listing
-// the postmaster's and its children's process ids.
-func throwawayCluster(t *testing.T) (string, func() []int) {
-	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		if tooltest.Required() {
-			t.Fatal("SAMLKEYD_REQUIRE_TOOLS=1: PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (Debian: postgresql)")
-		}
-		t.Skip("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin (Debian: postgresql)")
-	}
-	sort.Strings(bins)
-	bin := filepath.Dir(bins[len(bins)-1])
-	dir, err := os.MkdirTemp("", "samlkeyd-pgstop-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	asPostgres := os.Geteuid() == 0
-	if asPostgres {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Skipf("running as root without a postgres user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run := func(cmd string) {
-		t.Helper()
-		c := exec.Command("/bin/sh", "-c", cmd)
-		if asPostgres {
-			c = exec.Command("su", "postgres", "-s", "/bin/sh", "-c", cmd)
-		}
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, out)
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	data := filepath.Join(dir, "data")
-	run(fmt.Sprintf("%s/initdb -D %s -A trust -U postgres >/dev/null", bin, data))
-	run(fmt.Sprintf("%s/pg_ctl -D %s -l %s/log -w -o '-k %s -p %d -c listen_addresses=127.0.0.1 -c fsync=off' start >/dev/null", bin, data, dir, dir, port))
-	t.Cleanup(func() { run(fmt.Sprintf("%s/pg_ctl -D %s -m immediate stop >/dev/null", bin, data)) })
-	pids := func() []int {
-		b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pm, err := strconv.Atoi(strings.SplitN(string(b), "\n", 2)[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return append([]int{pm}, childrenOf(pm)...)
-	}
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), pids
-}
-
-// childrenOf returns the ids of the processes whose parent is pid.
-func childrenOf(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		id, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces: split after ')'.
-		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
-		f := strings.Fields(rest)
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-func signalAll(t *testing.T, pids []int, sig syscall.Signal) {
-	t.Helper()
-	for _, p := range pids {
-		if err := syscall.Kill(p, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("kill -%v %d: %v", sig, p, err)
-		}
 	}
 }
