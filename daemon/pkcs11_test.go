@@ -53,7 +53,9 @@ func tokenRecord(t *testing.T, s *tooltest.SoftHSM, st *store.Store, token, labe
 // TestPKCS11Records: a daemon whose signing and encryption properties
 // select token keys signs AuthnRequests that verify with the token's
 // certificate and decrypts a response encrypted to it by another SAML
-// implementation; the token keys are opened once and kept across builds.
+// implementation; xmlsec1 verifies its metadata and POST signatures and
+// encrypts an assertion to it; the token keys are opened once and kept
+// across builds.
 func TestPKCS11Records(t *testing.T) {
 	s := tooltest.NewSoftHSM(t)
 	s.InitToken(t, tokenLabel, tokenPIN, "0815-so-PIN")
@@ -72,6 +74,7 @@ func TestPKCS11Records(t *testing.T) {
 	cfg.PKCS11 = config.PKCS11{Module: s.Module}
 	cfg.IdPs[0].SigningCerts = []string{"Corp IdP signing"}
 	cfg.IdPs[0].EncryptAssertion = true
+	cfg.SP.Metadata.Signed = true
 	d := newDaemon(t, cfg, st)
 
 	msg, err := d.Snapshot().SP.AuthnRequest(sp.AuthnOptions{IdP: "corp", Binding: "redirect"})
@@ -100,6 +103,7 @@ func TestPKCS11Records(t *testing.T) {
 	if opened[sigID]+opened[encID] != 0 {
 		t.Errorf("a rebuild reopened token records: %v", opened)
 	}
+	t.Run("xmlsec1", func(t *testing.T) { pkcs11XMLSec(t, d, idp) })
 	// SoftHSM2 reads its configuration once per process: the failure
 	// cases share this test's token.
 	t.Run("wrong PIN", func(t *testing.T) { pkcs11WrongPIN(t, s) })
