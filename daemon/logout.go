@@ -34,10 +34,11 @@ func sloURLs(slo []config.Endpoint) []string {
 // per the IdP's sign_logout_response) LogoutResponse ready for the browser.
 func (d *Daemon) apiLogoutResponse(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var o sp.LogoutResponseOptions
-	if !decodeJSON(w, r, &o) {
+	if !decodeJSON(w, r, &o) || !d.idpUsable(w, snap, o.IdP) {
 		return
 	}
 	msg, err := snap.SP.LogoutResponse(o)
+	msg, err = d.signFederated(r.Context(), snap, o.IdP, msg, err, func(s *sp.Service, idp string) (*sp.Message, error) { o.IdP = idp; return s.LogoutResponse(o) })
 	d.answerMessage(w, r, actor, "logout-response", msg, err)
 }
 
@@ -85,7 +86,7 @@ func (b logoutMessageRequest) input() (sp.LogoutInput, string) {
 // only; the log has the rest at debug level.
 func (d *Daemon) apiLogoutMessage(w http.ResponseWriter, r *http.Request, snap *Snapshot, actor string) {
 	var req logoutMessageRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeJSON(w, r, &req) || !d.idpUsable(w, snap, req.IdP) {
 		return
 	}
 	in, bad := req.input()
@@ -94,6 +95,12 @@ func (d *Daemon) apiLogoutMessage(w http.ResponseWriter, r *http.Request, snap *
 		return
 	}
 	m, err := snap.Responses.VerifyLogout(r.Context(), req.IdP, in, req.RequestID)
+	if me, ok := sp.IsMessageRefusal(err); ok && me.Check == sp.CheckUnknownIdP {
+		// An entity id of an idp_sources federation, as responses accept.
+		if v, name, ok := d.fedValidator(r.Context(), snap, req.IdP); ok {
+			m, err = v.VerifyLogout(r.Context(), name, in, req.RequestID)
+		}
+	}
 	me, refused := sp.IsMessageRefusal(err)
 	switch {
 	case err == nil:

@@ -330,7 +330,7 @@ func buildFedEntry(snap *Snapshot, src *idpmeta.Sources, ent *idpmeta.Entity, o 
 		acsURLs = append(acsURLs, a.Location)
 	}
 	e.resp, err = sp.NewResponseValidator(sp.ResponseSettings{
-		EntityID: cfg.SP.EntityID, ACSURLs: acsURLs, Decryption: snap.Keys.Encryption, IdPs: []sp.ResponseIdP{ridp},
+		EntityID: cfg.SP.EntityID, ACSURLs: acsURLs, SLOURLs: sloURLs(cfg.SP.SLO), Decryption: snap.Keys.Encryption, IdPs: []sp.ResponseIdP{ridp},
 		AllowRSA15: cfg.SP.AllowRSA15, ClockSkew: cfg.SP.ClockSkew, Now: o.Now, Rand: o.Rand, Logger: o.Logger,
 		Replay: o.Replay, Limits: sp.LimitsFrom(cfg.SP.Limits),
 		OnDeprecatedSignature: o.OnDeprecatedInbound, OnDeprecatedEncryption: o.OnDeprecatedEncryption,
