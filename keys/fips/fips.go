@@ -101,7 +101,7 @@ func setting(on bool, name, enables string) error {
 	if !on {
 		return nil
 	}
-	return fmt.Errorf("%s (it accepts %s) %w: remove it; in FIPS 140-3 mode samlkeyd never accepts %s", name, enables, ErrRefused, enables)
+	return fmt.Errorf("%s %w: remove %s (the mode never accepts it)", enables, ErrRefused, name)
 }
 
 // RSAKeySize returns nil, or, in FIPS 140-3 mode, an error wrapping
@@ -110,7 +110,7 @@ func RSAKeySize(bits int) error { return rsaKeySize(Enabled(), bits) }
 
 func rsaKeySize(on bool, bits int) error {
 	if on && bits < MinRSABits {
-		return fmt.Errorf("an RSA key of %d bits %w: at least %d bits are needed (NIST SP 800-131A Rev. 2): generate a new key", bits, ErrRefused, MinRSABits)
+		return fmt.Errorf("an RSA key of %d bits %w: at least %d bits are needed (NIST SP 800-131A Rev. 2)", bits, ErrRefused, MinRSABits)
 	}
 	return nil
 }
@@ -124,7 +124,9 @@ func Key(pub crypto.PublicKey) error { return key(Enabled(), pub) }
 func key(on bool, pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return rsaKeySize(on, k.N.BitLen())
+		if err := rsaKeySize(on, k.N.BitLen()); err != nil {
+			return fmt.Errorf("%w: replace it with a key of 2048 bits or more", err)
+		}
 	case *dsa.PublicKey:
 		if on {
 			return fmt.Errorf("a DSA key %w: DSA signing is not approved (FIPS 186-5): use an RSA or EC key", ErrRefused)

@@ -62,7 +62,7 @@ func TestSetting(t *testing.T) {
 		t.Errorf("mode off: %v", err)
 	}
 	err := setting(true, "sp.allow_rsa1_5", "rsa-1_5 key transport")
-	want := "sp.allow_rsa1_5 (it accepts rsa-1_5 key transport) is refused in FIPS 140-3 mode: remove it"
+	want := "rsa-1_5 key transport is refused in FIPS 140-3 mode: remove sp.allow_rsa1_5 (the mode never accepts it)"
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want) {
 		t.Errorf("mode on: %v, want %q", err, want)
 	}
