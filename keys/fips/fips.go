@@ -59,6 +59,11 @@ func Rules() []Rule {
 			"Triple-DES encryption is not approved after 2023 (NIST SP 800-131A Rev. 2)", "ask the IdP to encrypt with aes256-gcm or aes128-cbc"},
 		{"rsa-1_5", []string{"http://www.w3.org/2001/04/xmlenc#rsa-1_5"},
 			"RSA PKCS#1 v1.5 key transport is not approved after 2023 (NIST SP 800-131A Rev. 2)", "ask the IdP to use rsa-oaep or rsa-oaep-mgf1p"},
+		// Writing a keystore: JKS's key protection. Reading one (and a
+		// legacy PKCS#12 file) stays allowed: see docs/security.md.
+		{"jks", nil,
+			"writing JKS protects the private key with a SHA-1 keystream and no approved algorithm",
+			"write PKCS#12 (PBES2: PBKDF2-HMAC-SHA-256 and AES-256-CBC, HMAC-SHA-256 MAC)"},
 	}
 }
 
