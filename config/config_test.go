@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // noEnv keeps tests hermetic: the machine's SAMLKEYD_* variables are not read.
@@ -246,6 +247,9 @@ func TestGoodFixtures(t *testing.T) {
 	}
 	for _, path := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".yaml"), func(t *testing.T) {
+			if _, refused := fipsFixtures()[filepath.Base(path)]; refused && fips.Enabled() {
+				t.Skip("refused in FIPS 140-3 mode: TestFIPSFixtures checks how")
+			}
 			if _, err := config.Load(config.LoadOptions{File: path, Env: noEnv}); err != nil {
 				t.Fatalf("Load(%s): %v", path, err)
 			}
@@ -550,7 +554,12 @@ func TestValidateBuiltConfig(t *testing.T) {
 	}
 	bad := *c
 	bad.IdPs = []config.IdP{{Name: "x", EntityID: "urn:x", SSO: config.Endpoint{Binding: "post", Location: "https://idp.example.com/sso"}, SignatureAlgorithm: "rsa-sha1"}}
-	if err := bad.Validate(); err != nil {
+	if err := bad.Validate(); fips.Enabled() {
+		if !errors.Is(err, fips.ErrRefused) {
+			t.Errorf("rsa-sha1 in FIPS 140-3 mode: %v, want the refusal", err)
+		}
+		bad.IdPs[0].SignatureAlgorithm = ""
+	} else if err != nil {
 		t.Errorf("rsa-sha1 written explicitly must be accepted: %v", err)
 	}
 	bad.IdPs[0].SSO.Location = "https://idp.example.com:99999/sso"
@@ -651,6 +660,12 @@ func TestMetadataAlgorithmShortName(t *testing.T) {
 		"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
 	} {
 		c, err := config.Parse([]byte("sp: {metadata: {signed: true, signature_algorithm: \"" + name + "\"}}\n"))
+		if name == "rsa-sha1" && fips.Enabled() {
+			if !errors.Is(err, fips.ErrRefused) {
+				t.Errorf("rsa-sha1 in FIPS 140-3 mode: %v, want the refusal", err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

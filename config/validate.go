@@ -187,6 +187,7 @@ func (c *Config) Validate() error {
 	p.rotation("rotation.encryption", c.Rotation.Encryption)
 	p.alerts(&c.Alerts)
 	p.edge(c)
+	p.fips(c)
 	if c.PKCS11.Module != "" {
 		p.pkcs11Module(c.PKCS11.Module)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 	"github.com/samlkeyd/samlkeyd/sp"
 )
 
@@ -132,7 +133,12 @@ func TestVerifyAggregateRefuses(t *testing.T) {
 	if _, err := VerifyAggregateBytes(data, VerifyOptions{Signer: keys[0].cert, Now: testNow}); !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "SHA-1") {
 		t.Errorf("sha1: %v", err)
 	}
-	if _, err := VerifyAggregateBytes(data, VerifyOptions{Signer: keys[0].cert, Now: testNow, AllowSHA1: true}); err != nil {
+	_, err := VerifyAggregateBytes(data, VerifyOptions{Signer: keys[0].cert, Now: testNow, AllowSHA1: true})
+	if fips.Enabled() {
+		if !errors.Is(err, fips.ErrRefused) || !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "rsa-sha1 (http://www.w3.org/2000/09/xmldsig#rsa-sha1) is refused in FIPS 140-3 mode") {
+			t.Errorf("sha1 allowed, in FIPS 140-3 mode: %v, want the refusal", err)
+		}
+	} else if err != nil {
 		t.Errorf("sha1 allowed: %v", err)
 	}
 	// a signature over another element than the root

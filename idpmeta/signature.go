@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 	"github.com/samlkeyd/samlkeyd/sp"
 )
 
@@ -221,6 +222,11 @@ func (w *sigWalk) finish(c *signatureCapture) (*signature, error) {
 func (s *signature) check(rootID string, digest []byte, cert *x509.Certificate, allowSHA1 bool) error {
 	if s.refURI != "" && (rootID == "" || s.refURI != "#"+rootID) {
 		return fmt.Errorf("reference URI %q does not name the root element (ID %q): %w", s.refURI, rootID, ErrSignature)
+	}
+	for _, uri := range []string{s.method.URI, s.digest.URI} {
+		if err := fips.Algorithm(uri); err != nil { // allow_sha1 lifts nothing in FIPS 140-3 mode
+			return fmt.Errorf("signed with %w: %w", err, ErrSignature)
+		}
 	}
 	if !allowSHA1 && (s.method.Deprecated || s.digest.Deprecated) {
 		return fmt.Errorf("signed with %s / %s (SHA-1): refused; set allow_sha1 on the source only while the federation cannot sign with SHA-256: %w", s.method.Name, s.digest.Name, ErrSignature)

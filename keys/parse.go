@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 	"github.com/samlkeyd/samlkeyd/secret"
 )
 
@@ -77,7 +78,9 @@ func LoadFile(path string, storePass, keyPass secret.Value) (*Keystore, error) {
 }
 
 // Marshal encodes the keystore in ks.Format (JKS or PKCS#12). keyPass
-// protects private keys; when empty storePass is used.
+// protects private keys; when empty storePass is used. PKCS#12 is written
+// with PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC) and an HMAC-SHA-256 MAC;
+// JKS is refused in FIPS 140-3 mode (keys/fips).
 func (ks *Keystore) Marshal(storePass, keyPass secret.Value) ([]byte, error) {
 	for _, e := range ks.Entries {
 		if e.Sealed {
@@ -89,6 +92,9 @@ func (ks *Keystore) Marshal(storePass, keyPass secret.Value) ([]byte, error) {
 	}
 	switch ks.Format {
 	case FormatJKS:
+		if err := fips.Algorithm("jks"); err != nil {
+			return nil, fmt.Errorf("marshal keystore: %w", err)
+		}
 		return marshalJKS(ks, storePass, keyPass)
 	case FormatPKCS12:
 		return marshalPKCS12(ks, storePass, keyPass)

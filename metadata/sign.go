@@ -14,10 +14,12 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // deprecated signature algorithms: accepted only when configured
-// explicitly, with a warning on every rendering.
+// explicitly, with a warning on every rendering; refused in FIPS 140-3
+// mode (keys/fips), as is an RSA key under 2048 bits.
 var deprecatedAlgorithms = []string{dsig.RSASHA1SignatureMethod, dsig.ECDSASHA1SignatureMethod}
 
 // sign makes an enveloped signature over root (exclusive c14n, reference
@@ -41,6 +43,12 @@ func sign(root *etree.Element, c *keys.Credential, algorithm string) (warnings [
 		default:
 			return nil, fmt.Errorf("%w: signing record %q: key type %T cannot sign XML: use an RSA or EC key", ErrSign, c.RecordName, c.Signer.Public())
 		}
+	}
+	if err := fips.Algorithm(algorithm); err != nil {
+		return nil, fmt.Errorf("%w: signing record %q: sp.metadata.signature_algorithm: %w", ErrSign, c.RecordName, err)
+	}
+	if err := fips.Key(c.Signer.Public()); err != nil {
+		return nil, fmt.Errorf("%w: signing record %q: %w", ErrSign, c.RecordName, err)
 	}
 	signer := c.Signer
 	if pub, ok := signer.Public().(*ecdsa.PublicKey); ok {

@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/xmlenc"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // XML Encryption algorithm URIs samlkeyd accepts.
@@ -90,8 +92,13 @@ func mgfDigests() map[string]crypto.Hash {
 // EncryptionMethods returns the algorithm URIs samlkeyd decrypts with by
 // default: key transport first, then content encryption, preferred first.
 // SP metadata publishes exactly this list as EncryptionMethod. rsa-1_5 is
-// never listed, even when ResponseSettings.AllowRSA15 accepts it.
+// never listed, even when ResponseSettings.AllowRSA15 accepts it; in FIPS
+// 140-3 mode tripledes-cbc is not listed either (keys/fips refuses it).
 func EncryptionMethods() []string {
+	return slices.DeleteFunc(encryptionMethods(), func(uri string) bool { return fips.Algorithm(uri) != nil })
+}
+
+func encryptionMethods() []string {
 	return []string{
 		KeyTransportRSAOAEP,
 		KeyTransportRSAOAEPMGF1P,
@@ -154,6 +161,9 @@ func (d *decrypter) decrypt(wrapper *etree.Element) (*etree.Element, error) {
 		return nil, refusedAlg("%s: no xenc:EncryptedData: %w", wrapper.Tag, ErrResponseUndecryptable)
 	}
 	alg := algorithmOf(data)
+	if err := fips.Algorithm(alg); err != nil {
+		return nil, refusedAlg("EncryptedData algorithm %w: %w", err, ErrResponseUndecryptable)
+	}
 	cc, ok := contentCiphers()[alg]
 	if !ok {
 		return nil, refusedAlg("EncryptedData algorithm %q is not accepted (accepted: %s): %w", alg, strings.Join(EncryptionMethods()[2:], ", "), ErrResponseUndecryptable)
@@ -281,6 +291,9 @@ func (d *decrypter) unwrapKey(ek *etree.Element, keyLen int) ([]byte, error) {
 		}
 		opts = o
 	case KeyTransportRSA15:
+		if err := fips.Algorithm(alg); err != nil {
+			return nil, refusedAlg("EncryptedKey algorithm %w: %w", err, ErrResponseUndecryptable)
+		}
 		if !d.allowRSA15 {
 			return nil, refusedAlg("EncryptedKey algorithm rsa-1_5 is refused (deprecated; set sp.allow_rsa1_5: true only for an IdP that cannot use rsa-oaep): %w", ErrResponseUndecryptable)
 		}

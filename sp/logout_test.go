@@ -14,6 +14,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // The SP's single logout locations in the logout tests.
@@ -142,11 +143,7 @@ func TestVerifyLogoutRefuses(t *testing.T) {
 	signed, sig, _ := strings.Cut(red.Query, "&Signature=")
 	_, otherSig, _ := strings.Cut(other.Query, "&Signature=")
 	past := respNow.Add(-time.Minute)
-	sha1Idp := fakeIdP(t, "", RSASHA1, true)
-	sha1Req, err := sha1Idp.LogoutRequest(LogoutOptions{IdP: "sp", NameID: "u"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sha1Req := sha1LogoutRequest(t)
 	unsignedIdP := fakeIdP(t, "", "", false)
 	unsignedPost, err := unsignedIdP.LogoutRequest(LogoutOptions{IdP: "sp", NameID: "u", Binding: BindingPOST})
 	if err != nil {
@@ -248,17 +245,22 @@ func TestVerifyLogoutReplay(t *testing.T) {
 	wantMessageCheck(t, err, CheckReplay)
 }
 
+// TestVerifyLogoutSHA1Allowed: allow_sha1 accepts an rsa-sha1 logout
+// message, except in FIPS 140-3 mode, which refuses it all the same.
 func TestVerifyLogoutSHA1Allowed(t *testing.T) {
-	m, err := fakeIdP(t, "", RSASHA1, true).LogoutRequest(LogoutOptions{IdP: "sp", NameID: "u"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sha1LogoutRequest(t)
 	var uses []string
 	v := logoutValidator(t, func(s *ResponseSettings) {
 		s.IdPs[0].AllowSHA1 = true
 		s.OnDeprecatedSignature = func(idp, alg string) { uses = append(uses, idp+" "+alg) }
 	})
-	if _, err := v.VerifyLogout(context.Background(), "corp", logoutInput(t, m), ""); err != nil {
+	_, err := v.VerifyLogout(context.Background(), "corp", logoutInput(t, m), "")
+	if fips.Enabled() {
+		wantFIPSRefusal(t, err)
+		wantMessageCheck(t, err, CheckSignature)
+		return
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(uses) != 1 || uses[0] != "corp "+RSASHA1 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // Limits of received protocol messages, checked before any decoding. The
@@ -108,8 +109,11 @@ func checkRoot(param string, root *etree.Element) (kind, id string, err error) {
 
 // signatureAlgorithm returns the registered algorithm whose XML-DSig URI
 // is uri (short names are not accepted from the wire). A SHA-1 algorithm
-// needs allowSHA1.
+// needs allowSHA1, and is refused in FIPS 140-3 mode whatever allowSHA1 says.
 func signatureAlgorithm(uri string, allowSHA1 bool) (Algorithm, error) {
+	if err := fips.Algorithm(uri); err != nil {
+		return Algorithm{}, refuseMessage(CheckSignature, "signature algorithm %w", err)
+	}
 	for _, a := range algorithms() {
 		if a.URI != uri {
 			continue

@@ -49,7 +49,10 @@ func TestRedirectEveryAlgorithm(t *testing.T) {
 		t.Run(alg.Name, func(t *testing.T) {
 			s := testSettings(t, keyFor(alg))
 			s.IdPs[0].SignatureAlgorithm = alg.URI
-			svc := mustNew(t, s)
+			svc := newOrRefused(t, s)
+			if svc == nil {
+				return // rsa-sha1 in FIPS 140-3 mode: refused
+			}
 			pub := s.Signing.Signer.Public()
 			m, err := svc.AuthnRequest(AuthnOptions{IdP: "corp", RelayState: "r1"})
 			if err != nil {

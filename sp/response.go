@@ -21,6 +21,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // Size caps applied before any parsing.
@@ -189,6 +190,9 @@ func NewResponseValidator(s ResponseSettings) (*ResponseValidator, error) {
 		if !ok {
 			return nil, fmt.Errorf("response settings: decryption credential %q (%s) cannot decrypt: use an RSA key", c.RecordName, c.Role)
 		}
+		if err := fips.Key(c.Signer.Public()); err != nil {
+			return nil, fmt.Errorf("response settings: decryption credential %q (%s): %w", c.RecordName, c.Role, err)
+		}
 		v.dec.creds = append(v.dec.creds, decryptionKey{name: c.RecordName + " (" + string(c.Role) + ")", cert: c.Leaf(), key: d})
 	}
 	for _, p := range s.IdPs {
@@ -256,7 +260,7 @@ func (v *ResponseValidator) verify(ctx context.Context, p ResponseIdP, resp *etr
 	if childNS(resp, nsDSig, "Signature") != nil {
 		verified, err := v.verifySignature(p, resp, now)
 		if err != nil {
-			return nil, refuse(CheckSignature, "Response: %v", err)
+			return nil, refuse(CheckSignature, "Response: %w", err)
 		}
 		resp, responseSigned = verified, true
 	} else if p.WantResponseSigned {
@@ -329,6 +333,9 @@ func (v *ResponseValidator) verifySignature(p ResponseIdP, el *etree.Element, no
 		}
 	}
 	sha1 := sha1Use(el)
+	if err := fipsSignatureRefusal(sha1); sha1 != "" && err != nil {
+		return nil, fmt.Errorf("signed with %w", err)
+	}
 	if sha1 != "" && !p.AllowSHA1 {
 		return nil, fmt.Errorf("signed with %s (SHA-1): refused; set allow_sha1: true on idp %q only while it cannot sign with rsa-sha256", sha1, p.Name)
 	}

@@ -49,7 +49,7 @@ func (v *ResponseValidator) assertionSigned(p ResponseIdP, as *etree.Element, re
 	if childNS(as, nsDSig, "Signature") != nil {
 		verified, err := v.verifySignature(p, as, now)
 		if err != nil {
-			return nil, refuse(CheckSignature, "Assertion: %v", err)
+			return nil, refuse(CheckSignature, "Assertion: %w", err)
 		}
 		return verified, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // cbcAttack is issue 13's oracle attack: the attacker strips the Response
@@ -208,6 +209,16 @@ func TestResponseSHA1(t *testing.T) {
 	body := b64(crewjamResponse(t, crewjamOpts{encryptTo: encCert, sigMethod: RSASHA1}))
 	_, err := respValidator(t, respSettings(t)).Verify(context.Background(), "corp", body, respRequestID)
 	wantCheck(t, err, CheckSignature)
+	if fips.Enabled() {
+		// allow_sha1 is not the fix in FIPS 140-3 mode, and lifts nothing.
+		wantFIPSRefusal(t, err)
+		s := respSettings(t)
+		s.IdPs[0].AllowSHA1 = true
+		_, err = respValidator(t, s).Verify(context.Background(), "corp", body, respRequestID)
+		wantCheck(t, err, CheckSignature)
+		wantFIPSRefusal(t, err)
+		return
+	}
 	if !strings.Contains(err.Error(), "allow_sha1") {
 		t.Fatalf("error %v does not name allow_sha1", err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/internal/tooltest"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 const (
@@ -228,6 +229,7 @@ func TestResponseChecks(t *testing.T) {
 		settings  func(*ResponseSettings)
 		requestID string
 		want      string // check; "" = accepted
+		fipsWant  string // check in FIPS 140-3 mode, a keys/fips refusal; "" = want
 	}{
 		{name: "plain assertion accepted when Encrypt Assertion is off", doc: plain(nil), settings: noEncrypt},
 		{name: "plain assertion refused when Encrypt Assertion is on", doc: plain(nil), want: CheckUnencrypted},
@@ -251,7 +253,7 @@ func TestResponseChecks(t *testing.T) {
 		{name: "other issuer", doc: enc(func(a *saml.Assertion) { a.Issuer.Value = "https://evil.example.com" }), want: CheckIssuer},
 		{name: "rsa-sha1 signatures refused", doc: crewjamResponse(t, crewjamOpts{encryptTo: encCur, sigMethod: RSASHA1}), want: CheckSignature},
 		{name: "rsa-sha1 signatures accepted with allow_sha1", doc: crewjamResponse(t, crewjamOpts{encryptTo: encCur, sigMethod: RSASHA1}),
-			settings: func(s *ResponseSettings) { s.IdPs[0].AllowSHA1 = true }},
+			settings: func(s *ResponseSettings) { s.IdPs[0].AllowSHA1 = true }, fipsWant: CheckSignature},
 		{name: "signed by a key the IdP record does not trust", doc: crewjamResponse(t, crewjamOpts{idpKey: "other-idp", encryptTo: encCur}), want: CheckSignature},
 		{name: "response signature required", doc: editXML(t, enc(nil), dropResponseSignature),
 			settings: func(s *ResponseSettings) { s.IdPs[0].WantResponseSigned = true }, want: CheckSignature},
@@ -307,6 +309,11 @@ func TestResponseChecks(t *testing.T) {
 				rid = tt.requestID
 			}
 			a, err := respValidator(t, s).Verify(context.Background(), "corp", b64(tt.doc), rid)
+			if fips.Enabled() && tt.fipsWant != "" {
+				wantFIPSRefusal(t, err)
+				wantCheck(t, err, tt.fipsWant)
+				return
+			}
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -608,17 +615,19 @@ func TestResponseXmlsec1(t *testing.T) {
 		settings func(*ResponseSettings)
 		want     string
 		text     string // in the error, when set
+		fipsWant string // check in FIPS 140-3 mode, a keys/fips refusal; "" = want
 	}{
 		{name: "rsa-oaep-mgf1p sha1 aes256-gcm", o: oaep},
 		{name: "rsa-oaep-mgf1p explicit sha1 aes128-cbc", o: with(func(o *xmlsecOpts) { o.digest, o.content, o.sessionKey = respSHA1, ContentAES128CBC, respSessAES12 })},
 		{name: "rsa-oaep-mgf1p aes256-cbc", o: with(func(o *xmlsecOpts) { o.content = ContentAES256CBC })},
 		{name: "rsa-oaep-mgf1p aes192-cbc", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentAES192CBC, "aes-192" })},
 		{name: "rsa-oaep-mgf1p aes128-gcm", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentAES128GCM, respSessAES12 })},
-		{name: "tripledes-cbc (deprecated, accepted)", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentTripleDESCBC, "des-192" })},
+		{name: "tripledes-cbc (deprecated, accepted)", o: with(func(o *xmlsecOpts) { o.content, o.sessionKey = ContentTripleDESCBC, "des-192" }),
+			fipsWant: CheckDecrypt},
 		{name: "rsa-1_5 refused", o: with(func(o *xmlsecOpts) { o.keyTransport = KeyTransportRSA15 }), want: CheckDecrypt,
-			text: "set sp.allow_rsa1_5: true"}, // the config key that exists (issue 14)
+			text: "set sp.allow_rsa1_5: true", fipsWant: CheckDecrypt}, // the config key that exists (issue 14)
 		{name: "rsa-1_5 with AllowRSA15", o: with(func(o *xmlsecOpts) { o.keyTransport = KeyTransportRSA15 }),
-			settings: func(s *ResponseSettings) { s.AllowRSA15 = true }},
+			settings: func(s *ResponseSettings) { s.AllowRSA15 = true }, fipsWant: CheckDecrypt},
 		{name: "no recipient certificate: each key tried", o: with(func(o *xmlsecOpts) { o.noCert = true }),
 			settings: func(s *ResponseSettings) { s.Decryption = prevNext }},
 		{name: "rollover: next key, published", o: with(func(o *xmlsecOpts) { o.to = "enc-next" }),
@@ -641,6 +650,11 @@ func TestResponseXmlsec1(t *testing.T) {
 			}
 			doc := xmlsecResponse(t, xmlsec, tt.o, 0)
 			a, err := respValidator(t, s).Verify(context.Background(), "corp", b64(doc), respRequestID)
+			if fips.Enabled() && tt.fipsWant != "" {
+				wantFIPSRefusal(t, err)
+				wantCheck(t, err, tt.fipsWant)
+				return
+			}
 			if tt.want != "" {
 				wantCheck(t, err, tt.want)
 				if !strings.Contains(err.Error(), tt.text) {
@@ -669,8 +683,15 @@ func TestEncryptionMethodsAreDecryptable(t *testing.T) {
 	if slices.Contains(EncryptionMethods(), KeyTransportRSA15) {
 		t.Error("rsa-1_5 must never be published")
 	}
-	if len(EncryptionMethods()) != len(cc)+2 {
-		t.Errorf("EncryptionMethods has %d entries, decrypt accepts %d", len(EncryptionMethods()), len(cc)+2)
+	accepted := len(cc) + 2
+	if fips.Enabled() {
+		if slices.Contains(EncryptionMethods(), ContentTripleDESCBC) {
+			t.Error("tripledes-cbc is published in FIPS 140-3 mode")
+		}
+		accepted-- // tripledes-cbc
+	}
+	if len(EncryptionMethods()) != accepted {
+		t.Errorf("EncryptionMethods has %d entries, decrypt accepts %d", len(EncryptionMethods()), accepted)
 	}
 }
 
@@ -734,7 +755,12 @@ func TestResponseDeprecationWarnings(t *testing.T) {
 			s.AllowRSA15 = true
 			s.Logger = slog.New(slog.NewTextHandler(&buf, nil))
 			tt.o.to = "enc-current"
-			if _, err := respValidator(t, s).Verify(context.Background(), "corp", b64(xmlsecResponse(t, xmlsec, tt.o, 0)), respRequestID); err != nil {
+			_, err := respValidator(t, s).Verify(context.Background(), "corp", b64(xmlsecResponse(t, xmlsec, tt.o, 0)), respRequestID)
+			if tt.want != "" && fips.Enabled() {
+				wantFIPSRefusal(t, err) // refused, not warned about, in FIPS 140-3 mode
+				return
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			got := buf.String()

@@ -34,6 +34,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // Errors callers branch on; the API maps the first three to 4xx answers.
@@ -135,7 +136,8 @@ func (e endpoint) responseDestination() string {
 // algorithms, an algorithm that does not fit the signing key, a signing
 // credential that is missing or whose certificate does not match its key.
 // rsa-sha1 is accepted only when configured by name, and logged as a
-// warning here and on every use.
+// warning here and on every use; in FIPS 140-3 mode it, a sha1 digest and
+// an RSA signing key under 2048 bits are ErrBadSettings (keys/fips).
 func New(s Settings) (*Service, error) {
 	svc := &Service{
 		entityID:     s.EntityID,
@@ -206,6 +208,9 @@ func checkCredential(c *keys.Credential) (crypto.PublicKey, error) {
 	default:
 		return nil, fmt.Errorf("%w: signing credential %q: %s keys cannot sign SAML messages, use RSA or EC", ErrBadSettings, c.RecordName, c.Chain[0].PublicKeyAlgorithm)
 	}
+	if err := fips.Key(pub); err != nil {
+		return nil, fmt.Errorf("%w: signing credential %q: %w", ErrBadSettings, c.RecordName, err)
+	}
 	return pub, nil
 }
 
@@ -269,6 +274,9 @@ func newIdP(c *config.IdP, pub crypto.PublicKey) (*idp, error) {
 	default:
 		p.alg, _ = LookupAlgorithm(RSASHA256)
 	}
+	if err := fips.Algorithm(p.alg.URI); err != nil {
+		return nil, fmt.Errorf("%w: idp %q signature_algorithm: %w", ErrBadSettings, c.Name, err)
+	}
 	if signs {
 		if err := p.alg.CheckKey(pub); err != nil {
 			return nil, fmt.Errorf("%w: idp %q signature_algorithm: %w", ErrBadSettings, c.Name, err)
@@ -279,6 +287,9 @@ func newIdP(c *config.IdP, pub crypto.PublicKey) (*idp, error) {
 		digest = DigestSHA256
 	}
 	if p.digest, err = LookupDigestAlgorithm(digest); err != nil {
+		return nil, fmt.Errorf("%w: idp %q digest_algorithm: %w", ErrBadSettings, c.Name, err)
+	}
+	if err := fips.Algorithm(p.digest.URI); err != nil {
 		return nil, fmt.Errorf("%w: idp %q digest_algorithm: %w", ErrBadSettings, c.Name, err)
 	}
 	return p, nil

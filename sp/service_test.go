@@ -9,6 +9,7 @@ import (
 
 	"github.com/samlkeyd/samlkeyd/config"
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 func TestNew(t *testing.T) {
@@ -110,6 +111,11 @@ func TestDeprecatedRSASHA1(t *testing.T) {
 	s.IdPs[0].SignatureAlgorithm = "rsa-sha1"
 	s.Logger = log
 	s.OnDeprecated = func(idp, alg string) { calls = append(calls, idp+" "+alg) }
+	if fips.Enabled() {
+		_, err := New(s)
+		wantFIPSRefusal(t, err)
+		return
+	}
 	svc := mustNew(t, s)
 	if n := strings.Count(buf.String(), `"msg":"deprecated signature algorithm configured"`); n != 1 {
 		t.Fatalf("build logged %d warnings, want 1:\n%s", n, buf)

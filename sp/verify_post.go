@@ -11,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // VerifyPOST verifies a message the HTTP-POST binding delivered, given the
@@ -170,6 +171,8 @@ func checkEnveloped(root *etree.Element, id string, allowSHA1 bool) (Algorithm, 
 	}
 	if dm := childNS(refs[0], nsDSig, "DigestMethod"); dm == nil {
 		return Algorithm{}, refuseMessage(CheckSignature, "Reference has no DigestMethod")
+	} else if err := fips.Algorithm(dm.SelectAttrValue("Algorithm", "")); err != nil {
+		return Algorithm{}, refuseMessage(CheckSignature, "digest algorithm %w", err)
 	} else if d, err := LookupDigestAlgorithm(dm.SelectAttrValue("Algorithm", "")); err != nil || d.URI != dm.SelectAttrValue("Algorithm", "") {
 		return Algorithm{}, refuseMessage(CheckSignature, "digest algorithm %q is not supported", dm.SelectAttrValue("Algorithm", ""))
 	} else if d.Deprecated && !allowSHA1 {

@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // rawQuery returns the query string of a message URL, as received.
@@ -191,17 +193,31 @@ func tamperSAMLRequest(t testing.TB, q string) string {
 	return strings.Replace(q, "SAMLRequest="+old, "SAMLRequest="+url.QueryEscape(base64.StdEncoding.EncodeToString(raw)), 1)
 }
 
+// TestVerifyRedirectSHA1: rsa-sha1 verifies only with allowSHA1, and never
+// in FIPS 140-3 mode (where sp cannot sign with it: the test signs by hand).
 func TestVerifyRedirectSHA1(t *testing.T) {
 	s := testSettings(t, "rsa2048")
 	s.IdPs[0].SignatureAlgorithm = "rsa-sha1"
+	if fips.Enabled() {
+		s.IdPs[0].SignatureAlgorithm = "rsa-sha256"
+	}
 	m, err := mustNew(t, s).AuthnRequest(AuthnOptions{IdP: "corp"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if fips.Enabled() {
+		m.URL = resignRedirect(t, m.URL, s.Signing.Signer, RSASHA1)
+	}
 	certs := []*x509.Certificate{s.Signing.Leaf()}
 	_, err = VerifyRedirect(rawQuery(t, m.URL), certs, false)
 	wantMessageCheck(t, err, CheckSignature)
-	if got, err := VerifyRedirect(rawQuery(t, m.URL), certs, true); err != nil || got.Algorithm.URI != RSASHA1 {
+	got, err := VerifyRedirect(rawQuery(t, m.URL), certs, true)
+	if fips.Enabled() {
+		wantFIPSRefusal(t, err)
+		wantMessageCheck(t, err, CheckSignature)
+		return
+	}
+	if err != nil || got.Algorithm.URI != RSASHA1 {
 		t.Fatalf("rsa-sha1 allowed: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // The ids of the base system keystores. The first two are the base system
@@ -33,8 +34,8 @@ type BaseKeystore struct {
 
 // BaseKeystores returns the base system keystores Open creates on first
 // start, each from fresh key material: an RSA-2048 key with a
-// SHA-256-signed self-signed certificate in a JKS keystore under alias
-// saml2sp, with random passwords.
+// SHA-256-signed self-signed certificate in a JKS keystore (PKCS#12 for
+// the _FIPS one: baseFormat) under alias saml2sp, with random passwords.
 func BaseKeystores() []BaseKeystore {
 	return []BaseKeystore{
 		{BaseSigningID, "SAML 2.0 Keystore_Key2048_SHA256", true, PropSigningKeystore},
@@ -42,6 +43,17 @@ func BaseKeystores() []BaseKeystore {
 		{BaseEncryptionID, "SAML 2.0 Keystore_Key2048_SHA256_Encryption", true, PropEncryptionKeystore},
 		{BaseLegacySPID, "SAML 2.0 SP Keystore", false, ""},
 	}
+}
+
+// baseFormat is how a base keystore is written: JKS, as the reference's
+// keytool makes them, except the _FIPS one, and every one in Go's FIPS
+// 140-3 mode, which are PKCS#12 with approved key protection (PBES2 with
+// AES-256-CBC, HMAC-SHA-256 MAC): keys/fips refuses writing JKS there.
+func baseFormat(b BaseKeystore) (Type, keys.Format) {
+	if b.ID == BaseFIPSID || fips.Enabled() {
+		return TypePKCS12, keys.FormatPKCS12
+	}
+	return TypeJavaKeyStore, keys.FormatJKS
 }
 
 // baseValidityDays is the base keystores' certificate lifetime.
@@ -147,6 +159,10 @@ func (s *Store) newBaseRecord(b BaseKeystore) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	typ, format := baseFormat(b)
+	if format == keys.FormatPKCS12 {
+		keyPass = storePass // PKCS#12 keys take the store password
+	}
 	g, err := keys.GenerateKeystore(keys.KeystoreOptions{
 		GenerateOptions: keys.GenerateOptions{
 			Alias:        BaseAlias,
@@ -157,20 +173,20 @@ func (s *Store) newBaseRecord(b BaseKeystore) (*Record, error) {
 			Rand:         s.rand,
 			Now:          s.now,
 		},
-		Format:        keys.FormatJKS,
+		Format:        format,
 		StorePassword: storePass,
 		KeyPassword:   keyPass,
 	})
 	if err != nil {
 		return nil, err
 	}
-	f, err := inspect(TypeJavaKeyStore, g.Data, BaseAlias, storePass, keyPass)
+	f, err := inspect(typ, g.Data, BaseAlias, storePass, keyPass)
 	if err != nil {
 		return nil, fmt.Errorf("check generated keystore: %w", err)
 	}
 	now := s.now().UTC()
 	return &Record{
-		ID: b.ID, Name: b.Name, Type: TypeJavaKeyStore, Format: f.format, Active: b.Active,
+		ID: b.ID, Name: b.Name, Type: typ, Format: f.format, Active: b.Active,
 		Alias: f.alias, NotAfter: f.notAfter, FingerprintSHA256: f.fingerprint,
 		Created: now, Updated: now, Data: g.Data, StorePassword: storePass, KeyPassword: keyPass,
 	}, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/samlkeyd/samlkeyd/keys"
+	"github.com/samlkeyd/samlkeyd/keys/fips"
 )
 
 // Opening a record is one rule, written once here: the content is parsed
@@ -70,6 +71,9 @@ func (r *Record) Credential(use keys.Use) (*keys.Credential, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := fips.Key(e.Key.Public()); err != nil {
+		return nil, fmt.Errorf("open %s as the %s key: %w", r.label(), use, err)
 	}
 	return &keys.Credential{
 		RecordID: r.ID, RecordName: r.Name, Use: use, Role: keys.RoleCurrent,
