@@ -35,18 +35,14 @@ type benchBackend struct {
 }
 
 // benchBackends returns the go, openssl and pkcs11 backends. The pkcs11
-// token key is made here, in the calling benchmark (its SoftHSM2
-// configuration lives as long as that benchmark), and serves both uses.
-func benchBackends(b *testing.B) []benchBackend {
+// token key is made in the pkcs11 sub-benchmark, which runs its body once
+// (b.Loop), so its SoftHSM2 configuration lives as long as it does.
+func benchBackends() []benchBackend {
 	fixture := func(b *testing.B, use keys.Use) *keys.Credential {
 		if use == keys.UseEncryption {
 			return respCred(b, "enc-current", keys.RoleCurrent)
 		}
 		return credential(b, "rsa2048")
-	}
-	var token *pkcs11.Key
-	if softHSMPresent() {
-		token = benchTokenKey(b)
 	}
 	return []benchBackend{
 		{"go", fixture},
@@ -63,9 +59,7 @@ func benchBackends(b *testing.B) []benchBackend {
 			return c
 		}},
 		{"pkcs11", func(b *testing.B, use keys.Use) *keys.Credential {
-			if token == nil {
-				tooltest.NewSoftHSM(b) // skips, or fails under SAMLKEYD_REQUIRE_TOOLS=1
-			}
+			token := benchTokenKey(b) // skips without softhsm2, or fails under SAMLKEYD_REQUIRE_TOOLS=1
 			return &keys.Credential{RecordID: "token", RecordName: "token", Use: use, Role: keys.RoleCurrent,
 				Signer: token.Signer(), Chain: token.Chain()}
 		}},
@@ -125,7 +119,7 @@ func BenchmarkSignPOST(b *testing.B) {
 }
 
 func benchSignBinding(b *testing.B, o AuthnOptions) {
-	for _, be := range benchBackends(b) {
+	for _, be := range benchBackends() {
 		b.Run(be.name, func(b *testing.B) {
 			svc := backendService(b, be.cred(b, keys.UseSigning))
 			b.ReportAllocs()
@@ -140,7 +134,7 @@ func benchSignBinding(b *testing.B, o AuthnOptions) {
 // rsa-oaep-mgf1p, SHA-1, which SoftHSM2 also does, and AES-128-CBC), 7
 // extra attributes. Replay is off so the same response verifies again.
 func BenchmarkDecryptResponse(b *testing.B) {
-	for _, be := range benchBackends(b) {
+	for _, be := range benchBackends() {
 		b.Run(be.name, func(b *testing.B) {
 			c := be.cred(b, keys.UseEncryption)
 			s := respSettings(b)
