@@ -183,7 +183,7 @@ func (o *opener) credential(rec *store.Record, use keys.Use) (*keys.Credential, 
 		if full.Type == store.TypePKCS11 {
 			c, err = o.tokenCredential(full, use)
 		} else {
-			c, err = full.Credential(use)
+			c, err = keystoreCredential(full, use) // backend.go
 		}
 		if err != nil {
 			return nil, err
@@ -207,7 +207,7 @@ func (o *opener) keyEntry(rec *store.Record) (*keys.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := full.KeyEntry()
+	e, err := keystoreEntry(full) // backend.go
 	if err != nil {
 		return nil, err
 	}
