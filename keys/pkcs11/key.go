@@ -198,6 +198,25 @@ func (k *Key) Close() error {
 	return nil
 }
 
+// Delete destroys the key pair and the token's certificate with the key's
+// id and label, then closes k. It undoes a Generate whose key was never
+// used (a rotation whose record could not be stored); a key some record
+// names must never be deleted. The error says which objects may be left.
+func (k *Key) Delete() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.h == nil {
+		return fmt.Errorf("delete %s: %w", k.opts.URI, ErrTokenGone)
+	}
+	err := k.h.destroy(k.opts.URI)
+	k.h.close()
+	k.h = nil
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", k.opts.URI, err)
+	}
+	return nil
+}
+
 // rsaKey is an RSA Key as a crypto.Signer and crypto.Decrypter.
 type rsaKey struct{ *Key }
 

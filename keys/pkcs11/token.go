@@ -158,6 +158,17 @@ func (h *handle) close() {
 	_ = h.ctx.Close()
 }
 
+// destroy destroys the key pair and the certificates with u's id and label.
+func (h *handle) destroy(u URI) error {
+	if err := h.signer.Delete(); err != nil {
+		return fmt.Errorf("destroy key pair: %w", classify(err))
+	}
+	if err := h.ctx.DeleteCertificate(u.ID, labelBytes(u.Object), nil); err != nil {
+		return fmt.Errorf("destroy certificate: %w", classify(err))
+	}
+	return nil
+}
+
 func (h *handle) sign(digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	sig, err := h.signer.Sign(nil, digest, opts)
 	if err != nil {
