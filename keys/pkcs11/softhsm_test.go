@@ -496,3 +496,70 @@ func TestPKCS11ChainFromCaller(t *testing.T) {
 		t.Fatalf("chain = %v", k2.Chain())
 	}
 }
+
+// TestPKCS11CheckAndReturn: the token's directory is moved away under an
+// open key and back: Check and Sign fail while it is away, Reconnect
+// fails naming the URI, and once it is back (and the module, closed with
+// the key's last session, scans its tokens again) Reconnect brings the key
+// back and it signs.
+func TestPKCS11CheckAndReturn(t *testing.T) {
+	s := hsm(t)
+	k := generate(t, s, "returning", "rsa")
+	if err := k.Check(); err != nil {
+		t.Fatalf("Check on a present key: %v", err)
+	}
+	away := t.TempDir()
+	entries, err := os.ReadDir(s.TokenDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	move := func(from, to string) {
+		for _, e := range entries {
+			if err := os.Rename(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	move(s.TokenDir, away)
+	if err := k.Check(); !errors.Is(err, ErrKeyNotFound) && !errors.Is(err, ErrTokenGone) {
+		t.Fatalf("Check with the token away: %v, want ErrKeyNotFound or ErrTokenGone", err)
+	}
+	d := sha256.Sum256([]byte("x"))
+	if _, err := k.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, ErrTokenGone) {
+		t.Fatalf("Sign with the token away: %v, want ErrTokenGone", err)
+	}
+	if err := k.Reconnect(); !errors.Is(err, ErrTokenNotFound) || !strings.Contains(err.Error(), k.URI().String()) {
+		t.Fatalf("Reconnect with the token away: %v, want ErrTokenNotFound naming the URI", err)
+	}
+	move(away, s.TokenDir)
+	if err := k.Reconnect(); err != nil {
+		t.Fatalf("Reconnect with the token back: %v", err)
+	}
+	if err := k.Check(); err != nil {
+		t.Fatalf("Check after Reconnect: %v", err)
+	}
+	if _, err := k.Sign(nil, d[:], crypto.SHA256); err != nil {
+		t.Fatalf("Sign after Reconnect: %v", err)
+	}
+}
+
+// TestPKCS11Delete: Delete removes the key pair and its certificate from
+// the token.
+func TestPKCS11Delete(t *testing.T) {
+	s := hsm(t)
+	keep := generate(t, s, "kept", "rsa")
+	k := generate(t, s, "deleted", "ec")
+	if err := k.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := List(s.Module, ListOptions{Token: testToken, PIN: secret.FromString(testPIN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tokens[0].Keys) != 1 || tokens[0].Keys[0].Label != "kept" || len(tokens[0].Certs) != 1 || tokens[0].Certs[0].Label != "kept" {
+		t.Fatalf("token after Delete: keys %+v certs %+v, want only %s", tokens[0].Keys, tokens[0].Certs, keep.URI())
+	}
+	if err := k.Delete(); !errors.Is(err, ErrTokenGone) {
+		t.Fatalf("Delete twice: %v, want ErrTokenGone", err)
+	}
+}

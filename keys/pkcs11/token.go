@@ -158,6 +158,20 @@ func (h *handle) close() {
 	_ = h.ctx.Close()
 }
 
+// check finds the key pair on the token again through a pooled session.
+func (h *handle) check(u URI) error {
+	found, err := h.ctx.FindKeyPairs(u.ID, labelBytes(u.Object))
+	if err != nil {
+		return classify(err)
+	}
+	for _, s := range found {
+		if publicKeysEqual(s.Public(), h.public()) {
+			return nil
+		}
+	}
+	return ErrKeyNotFound
+}
+
 // destroy destroys the key pair and the certificates with u's id and label.
 func (h *handle) destroy(u URI) error {
 	if err := h.signer.Delete(); err != nil {
