@@ -193,10 +193,19 @@ func (t *tokenKeys) closeAll(s *Snapshot) {
 			_ = k.Close()
 		}
 	}
-	if s != nil && s.cache != nil {
-		for _, k := range s.cache.tokens {
-			_ = k.Close()
-		}
+	s.CloseTokens()
+}
+
+// CloseTokens closes the token keys s holds (their sessions log out). It
+// is for snapshots built once, by a CLI command or a test: a daemon closes
+// the keys of the snapshots it served itself. s must not sign or decrypt
+// with them afterwards.
+func (s *Snapshot) CloseTokens() {
+	if s == nil || s.cache == nil {
+		return
+	}
+	for _, k := range s.cache.tokens {
+		_ = k.Close()
 	}
 }
 
