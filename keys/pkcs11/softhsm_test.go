@@ -563,3 +563,33 @@ func TestPKCS11Delete(t *testing.T) {
 		t.Fatalf("Delete twice: %v, want ErrTokenGone", err)
 	}
 }
+
+// TestPKCS11WrongPINWhileLoggedIn: while one key holds the token logged in,
+// the token answers CKR_USER_ALREADY_LOGGED_IN to any PIN; a second key
+// opened with a wrong PIN is still refused (compared with the PIN that
+// logged in), and one with the right PIN opens. List does the same.
+func TestPKCS11WrongPINWhileLoggedIn(t *testing.T) {
+	s := hsm(t)
+	first := generate(t, s, "first", "rsa")
+	second := generate(t, s, "second", "rsa")
+	_ = second.Close() // first keeps the token logged in
+	const wrong = "9999-wrong-PIN"
+	_, err := Open(Options{Module: s.Module, URI: second.URI(), PIN: secret.FromString(wrong)})
+	if !errors.Is(err, ErrWrongPIN) || !strings.Contains(err.Error(), second.URI().String()) || strings.Contains(err.Error(), wrong) {
+		t.Fatalf("Open with a wrong PIN while logged in: %v, want ErrWrongPIN naming the URI", err)
+	}
+	k, err := Open(Options{Module: s.Module, URI: second.URI(), PIN: secret.FromString(testPIN)})
+	if err != nil {
+		t.Fatalf("Open with the right PIN while logged in: %v", err)
+	}
+	_ = k.Close()
+	if _, err := List(s.Module, ListOptions{Token: testToken, PIN: secret.FromString(wrong)}); !errors.Is(err, ErrWrongPIN) {
+		t.Fatalf("List with a wrong PIN while logged in: %v, want ErrWrongPIN", err)
+	}
+	if _, err := List(s.Module, ListOptions{Token: testToken, PIN: secret.FromString(testPIN)}); err != nil {
+		t.Fatalf("List with the right PIN while logged in: %v", err)
+	}
+	if err := first.Check(); err != nil {
+		t.Fatalf("the first key after the refused logins: %v", err)
+	}
+}
