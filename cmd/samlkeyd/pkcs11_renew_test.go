@@ -86,10 +86,15 @@ func TestPKCS11RenewAndRotate(t *testing.T) {
 	if out := run("cert", "validate", renewed); !strings.Contains(out, "Valid key_store") {
 		t.Fatalf("cert validate of the CA-signed token record:\n%s", out)
 	}
-	run("property", "set", "glide.authenticate.sso.saml2.keystore", renewed)
+	// Roll it over: a brought pkcs11 record is published, then promoted.
+	run("rotate", "publish", "--use", "signing", "--record", "token signing 2028")
+	run("rotate", "promote", "--use", "signing")
+	if out := run("property", "get", "glide.authenticate.sso.saml2.keystore"); strings.TrimSpace(out) != renewed {
+		t.Fatalf("after promote the signing property is %q, want %s", out, renewed)
+	}
 	served := run("metadata", "pem", "--use", "signing")
-	if strings.TrimSpace(served) != strings.TrimSpace(string(leafPEM)) {
-		t.Fatalf("metadata pem serves:\n%s\nwant the CA-signed certificate:\n%s", served, leafPEM)
+	if !strings.HasPrefix(strings.TrimSpace(served), strings.TrimSpace(string(leafPEM))) {
+		t.Fatalf("metadata pem serves:\n%s\nwant the CA-signed certificate first:\n%s", served, leafPEM)
 	}
 
 	// A CA-signed token key is not rotated; a self-signed one is, inside
