@@ -173,6 +173,9 @@ func (o *opener) load(rec *store.Record) (*store.Record, error) {
 // credential opens rec as a key of use (role current; callers copy it to
 // set another role).
 func (o *opener) credential(rec *store.Record, use keys.Use) (*keys.Credential, error) {
+	if rec.Type == store.TypePKCS11 {
+		return o.tokenCredential(rec, use) // through the token keys' cache (tokenkeys.go)
+	}
 	k := openKey{rec.ID, rec.Version, string(use)}
 	c, ok := lookup(o.cache.creds, o.cache.prevCreds, k)
 	if !ok {
@@ -180,11 +183,7 @@ func (o *opener) credential(rec *store.Record, use keys.Use) (*keys.Credential, 
 		if err != nil {
 			return nil, err
 		}
-		if full.Type == store.TypePKCS11 {
-			c, err = o.tokenCredential(full, use)
-		} else {
-			c, err = keystoreCredential(full, use) // backend.go
-		}
+		c, err = keystoreCredential(full, use) // backend.go
 		if err != nil {
 			return nil, err
 		}
@@ -199,6 +198,9 @@ func (o *opener) credential(rec *store.Record, use keys.Use) (*keys.Credential, 
 
 // keyEntry opens rec's private-key entry (an mTLS client key).
 func (o *opener) keyEntry(rec *store.Record) (*keys.Entry, error) {
+	if rec.Type == store.TypePKCS11 {
+		return o.tokenEntry(rec) // the handshake signs through the token
+	}
 	k := openKey{rec.ID, rec.Version, "entry"}
 	if e, ok := lookup(o.cache.entries, o.cache.prevEntries, k); ok {
 		return e, nil

@@ -137,7 +137,7 @@ func (c *components) list() []ComponentStatus {
 }
 
 func kindOrder(kind string) int {
-	i := slices.Index([]string{KindCore, KindStore, KindIdP, KindIdPSource, KindProfile, KindCheck, KindRotation, KindAlerts}, kind)
+	i := slices.Index([]string{KindCore, KindStore, KindToken, KindIdP, KindIdPSource, KindProfile, KindCheck, KindRotation, KindAlerts}, kind)
 	if i < 0 {
 		return 99
 	}
@@ -218,7 +218,7 @@ func componentAlert(prev *ComponentStatus, cur ComponentStatus) (alert.Alert, bo
 type componentCollector struct{ c *components }
 
 var descComponentUp = prometheus.NewDesc("samlkeyd_component_up",
-	"1 when the component (core, store, idp, profile, check, rotation, alerts) works, 0 when it failed; see /readyz for the reason.",
+	"1 when the component (core, store, token, idp, profile, check, rotation, alerts) works, 0 when it failed; see /readyz for the reason.",
 	[]string{"kind", "name"}, nil)
 
 func (componentCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descComponentUp }

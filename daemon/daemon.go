@@ -101,6 +101,7 @@ type Daemon struct {
 	decrypts   decryptBurst // opaque decryption failures by IdP, for the decrypt_failures alert
 
 	buildMu   sync.Mutex         // serialises builds so a stale build never replaces a newer one
+	tokenKeys tokenKeys          // closes token keys no snapshot serves (tokenkeys.go)
 	rotations *rotationScheduler // the rotation cron, re-armed from each new config
 
 	pages pages      // the status pages' handler, caches and build state (pages.go)
@@ -275,6 +276,7 @@ func (d *Daemon) swap(s *Snapshot) error {
 	}
 	d.sourcesSwapped(s)
 	d.snap.Store(s)
+	d.tokenKeys.swapped(prev, s)
 	d.pagesSwapped(prev, s)
 	d.metrics.builds.Inc()
 	d.components.replace(s.Components, snapshotKinds)
@@ -292,7 +294,9 @@ func (d *Daemon) Rebuild(ctx context.Context, trigger string, cfg *config.Config
 	}
 	snap, err := d.build(ctx, cfg)
 	if err == nil {
-		err = d.swap(snap)
+		if err = d.swap(snap); err != nil {
+			snap.cache.closeOpened() // never served: its new token keys too
+		}
 	}
 	if err != nil {
 		d.metrics.buildFailures.WithLabelValues(trigger).Inc()
@@ -419,7 +423,7 @@ wait:
 func (d *Daemon) startLoops(ctx context.Context, hup <-chan os.Signal, wg *sync.WaitGroup) {
 	d.rotations.start(ctx)
 	d.checks.Start()
-	loops := []func(context.Context){d.pollLoop, d.metadataLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop, d.sourcesLoop,
+	loops := []func(context.Context){d.pollLoop, d.metadataLoop, d.retryLoop, d.idpMetadataLoop, d.expiryLoop, d.replayPurgeLoop, d.sourcesLoop, d.tokenLoop,
 		func(ctx context.Context) { d.hupLoop(ctx, hup) }}
 	if d.opts.ConfigFile != "" && d.opts.LoadConfig != nil {
 		loops = append(loops, d.watchConfig)
@@ -479,6 +483,7 @@ func (d *Daemon) shutdown(srv, msrv *http.Server, loops *sync.WaitGroup) error {
 			return fmt.Errorf("shutdown: not done within %v", bound)
 		}
 	}
+	d.closeTokens() // nothing signs any more: log the token sessions out
 	return err
 }
 

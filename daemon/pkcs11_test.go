@@ -76,6 +76,7 @@ func TestPKCS11Records(t *testing.T) {
 	cfg.IdPs[0].EncryptAssertion = true
 	cfg.SP.Metadata.Signed = true
 	d := newDaemon(t, cfg, st)
+	t.Cleanup(d.closeTokens) // the module is finalised: the next test's token directory is read
 
 	msg, err := d.Snapshot().SP.AuthnRequest(sp.AuthnOptions{IdP: "corp", Binding: "redirect"})
 	if err != nil {

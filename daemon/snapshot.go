@@ -164,7 +164,7 @@ func (o BuildOptions) withDefaults() BuildOptions {
 // cache). A core that does not build is an error naming the record or
 // property, and no snapshot; any other failing component is reported in
 // Snapshot.Components and left out, its neighbours unaffected.
-func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*Snapshot, error) {
+func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (_ *Snapshot, err error) {
 	o = o.withDefaults()
 	b := &builder{cfg: cfg, st: st, o: o, prev: o.Previous, uses: map[string]string{}}
 	var prevCache *buildCache
@@ -172,6 +172,11 @@ func Build(ctx context.Context, cfg *config.Config, st Store, o BuildOptions) (*
 		prevCache = o.Previous.cache
 	}
 	b.open = &opener{module: cfg.PKCS11.Module, ctx: ctx, st: st, cache: newBuildCache(prevCache), onOpen: o.OnOpen}
+	defer func() {
+		if err != nil {
+			b.open.cache.closeOpened() // token keys no snapshot will hold
+		}
+	}()
 	if err := b.readStore(ctx); err != nil {
 		return nil, err
 	}

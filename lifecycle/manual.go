@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -118,10 +119,7 @@ func Publish(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o 
 		if o.Record != "" {
 			rec, err = publishRecord(ctx, st, use, o.Record, mode, o.Actor, o.Now())
 		} else {
-			var nr store.NewRecord
-			if nr, err = generate(use, p, hostOf(cfg.SP.EntityID), o.Now(), o.Rand); err == nil {
-				rec, err = st.PublishNext(ctx, o.Actor, string(use), nr, mode)
-			}
+			rec, err = publishGenerated(ctx, cfg, st, use, p, mode, &o)
 		}
 		if err != nil {
 			return err
@@ -130,6 +128,22 @@ func Publish(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o 
 		return nil
 	})
 	return rec, err
+}
+
+// publishGenerated generates a next key of use under p, inside the token
+// of the selected record when that is a pkcs11 record, and publishes it.
+func publishGenerated(ctx context.Context, cfg *config.Config, st Store, use keys.Use, p Policy, mode string, o *ManualOptions) (*store.Record, error) {
+	stored, err := readKeys(ctx, st, use)
+	if err != nil {
+		return nil, err
+	}
+	n, err := generateNext(cfg, selectedRecord(stored), use, p, o.Now(), o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	return n.publish(ctx, func(ctx context.Context, nr store.NewRecord) (*store.Record, error) {
+		return st.PublishNext(ctx, o.Actor, string(use), nr, mode)
+	})
 }
 
 // publishRecord checks that the record ref (id or name) can serve use and
@@ -159,24 +173,43 @@ func fits(rec *store.Record, use keys.Use, now time.Time) error {
 	if !rec.Active {
 		return fmt.Errorf("%w: it is inactive (samlkeyd cert activate %s)", ErrUnfit, rec.ID)
 	}
-	c, err := rec.Credential(use)
+	leaf, err := keyLeaf(rec, use)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnfit, err)
 	}
-	if leaf := c.Leaf(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return fmt.Errorf("%w: its certificate is valid from %s to %s, not now", ErrUnfit,
 			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
-	switch c.Signer.Public().(type) {
+	switch leaf.PublicKey.(type) {
 	case *rsa.PublicKey:
 	case *ecdsa.PublicKey:
 		if use == keys.UseEncryption {
 			return fmt.Errorf("%w: an EC key cannot decrypt SAML key transport (RSA-OAEP): bring an RSA key", ErrUnfit)
 		}
 	default:
-		return fmt.Errorf("%w: key type %T: want RSA or EC", ErrUnfit, c.Signer.Public())
+		return fmt.Errorf("%w: key type %T: want RSA or EC", ErrUnfit, leaf.PublicKey)
 	}
 	return nil
+}
+
+// keyLeaf returns the leaf certificate of rec's private key: a keystore's
+// opened with its passwords (which proves the key is there), a pkcs11
+// record's from its stored chain (cert add checked it against the token
+// key; the daemon's self-test proves it again when it opens the token).
+func keyLeaf(rec *store.Record, use keys.Use) (*x509.Certificate, error) {
+	if rec.Type == store.TypePKCS11 {
+		chain := rec.Chain()
+		if len(chain) == 0 {
+			return nil, fmt.Errorf("certificate record %s (%q) has no stored chain", rec.ID, rec.Name)
+		}
+		return chain[0], nil
+	}
+	c, err := rec.Credential(use)
+	if err != nil {
+		return nil, err
+	}
+	return c.Leaf(), nil
 }
 
 // Promote makes use's next key the active one (the old one is retired:

@@ -66,7 +66,7 @@ func Rotate(ctx context.Context, cfg *config.Config, st Store, use keys.Use, o O
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &rotation{st: st, use: use, p: p, host: hostOf(cfg.SP.EntityID), o: o}
+	r := &rotation{st: st, use: use, p: p, cfg: cfg, o: o}
 	var steps []Step
 	ran, err := st.WithLock(ctx, LockName(use), func(ctx context.Context) error {
 		var err error
@@ -89,11 +89,11 @@ func hostOf(entityID string) string {
 
 // rotation is one Rotate run.
 type rotation struct {
-	st   Store
-	use  keys.Use
-	p    Policy
-	host string
-	o    Options
+	st  Store
+	use keys.Use
+	p   Policy
+	cfg *config.Config // the SP's entity id names generated certificates; pkcs11.module
+	o   Options
 }
 
 func (r *rotation) run(ctx context.Context) ([]Step, error) {
@@ -167,11 +167,14 @@ func (r *rotation) apply(ctx context.Context, stored []storedKey, step Step) (st
 		if err := checkSelfSigned(stored, r.use); err != nil {
 			return "", err
 		}
-		rec, err := generate(r.use, r.p, r.host, r.o.Now(), r.o.Rand)
+		n, err := generateNext(r.cfg, selectedRecord(stored), r.use, r.p, r.o.Now(), r.o.Rand)
 		if err != nil {
 			return "", err
 		}
-		if _, err = r.st.PublishNext(ctx, actor, string(r.use), rec, r.mode()); err != nil {
+		rec, err := n.publish(ctx, func(ctx context.Context, nr store.NewRecord) (*store.Record, error) {
+			return r.st.PublishNext(ctx, actor, string(r.use), nr, r.mode())
+		})
+		if err != nil {
 			return "", err
 		}
 		return rec.ID, nil
@@ -210,18 +213,13 @@ func reconcile(ctx context.Context, st Store, use keys.Use, log *slog.Logger) er
 // checkSelfSigned refuses to replace a CA-signed keystore: samlkeyd can
 // only rotate keys it can certify itself.
 func checkSelfSigned(stored []storedKey, use keys.Use) error {
-	var rec *store.Record
-	for _, k := range stored {
-		if k.selected {
-			rec = k.rec
-		}
-	}
+	rec := selectedRecord(stored)
 	if rec == nil {
 		return nil // nothing selected: nothing to replace
 	}
-	ks, err := keys.ParseChains(rec.Data, rec.StorePassword)
+	ks, err := rec.Chains() // a pkcs11 record: its stored chain; errors name the record
 	if err != nil {
-		return fmt.Errorf("open certificate record %s: %w", rec.ID, err)
+		return err
 	}
 	var leaf *x509.Certificate
 	for _, e := range ks.Entries {
@@ -234,6 +232,17 @@ func checkSelfSigned(stored []storedKey, use keys.Use) error {
 	if !selfSigned {
 		prop, _ := store.UseProperty(string(use))
 		return fmt.Errorf("certificate record %s (%q) is CA-signed: samlkeyd cannot rotate it by itself; start a renewal with samlkeyd cert renew %s, have your CA sign the CSR, and set %s", rec.ID, rec.Name, rec.ID, prop)
+	}
+	return nil
+}
+
+// selectedRecord returns the record the use's keystore property selects,
+// or nil.
+func selectedRecord(stored []storedKey) *store.Record {
+	for _, k := range stored {
+		if k.selected {
+			return k.rec
+		}
 	}
 	return nil
 }

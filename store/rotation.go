@@ -149,7 +149,7 @@ func (s *Store) PublishNext(ctx context.Context, actor, use string, r NewRecord,
 		}
 		r.ID = id
 	}
-	f, err := inspect(r.Type, r.Data, r.Alias, r.StorePassword, r.KeyPassword)
+	f, err := inspectNew(r) // a pkcs11 record (a key rotated inside its token) by its URI and chain
 	if err != nil {
 		return nil, fmt.Errorf("publish next %s key %q: %w: %w", use, r.Name, ErrInvalid, err)
 	}

@@ -157,13 +157,19 @@ func (a *app) certValidateCmd() *cobra.Command {
 			"certificate match, chain order; prints \"Valid key_store\". A trusted certificate: dates, its\n" +
 			"self-signature if self-signed, key size, signature algorithm; prints a \"certificate:\" line for each\n" +
 			"and \"Valid certificate\". Weak but usable findings are \"warning:\" lines; an invalid record prints\n" +
-			"\"problem:\" lines and exits 2.",
+			"\"problem:\" lines and exits 2. A pkcs11 record: its token is opened with pkcs11.module and the PIN, the\n" +
+			"token key must be the stored chain's leaf key and sign through the token; then as a keystore.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withStore(cmd.Context(), func(s *store.Store) error {
 				v, err := s.ValidateRecord(cmd.Context(), args[0])
 				if err != nil {
 					return err
+				}
+				if v.Record.Type == store.TypePKCS11 {
+					if v.Report, err = a.validatePKCS11(cmd, v.Record); err != nil {
+						return err
+					}
 				}
 				for _, w := range v.Report.Warnings {
 					fmt.Fprintln(a.stdout, "warning:", w)
@@ -174,7 +180,7 @@ func (a *app) certValidateCmd() *cobra.Command {
 					}
 					return &exitError{code: 2, err: fmt.Errorf("record %s (%q) is not valid: %d problem(s)", v.Record.ID, v.Record.Name, len(v.Report.Problems))}
 				}
-				if v.Record.Type.IsKeystore() {
+				if v.Record.Type.IsKeystore() || v.Record.Type == store.TypePKCS11 {
 					fmt.Fprintln(a.stdout, "Valid key_store")
 					return nil
 				}

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -18,27 +19,41 @@ func (a *app) certRenewCmd() *cobra.Command {
 	var out, csrOut string
 	var validity int
 	cmd := &cobra.Command{
-		Use:   "renew ID --keystore-out F",
-		Short: "Start renewing a CA-signed keystore record: a new key pair in a new keystore file, and its CSR",
+		Use:   "renew ID (--keystore-out F | pkcs11 record: [--label L])",
+		Short: "Start renewing a CA-signed record: a new key pair (in a new keystore file, or in the record's token) and its CSR",
 		Long: `Generate a new key pair with the record's subject, alias and key type into a
 new keystore file (the record's format, 0600) and print its CSR (or write it
 with --out). Then, as the reference procedure says: have the CA sign the CSR,
 import the root, intermediate and reply into the new file with samlkeyd
 keystore import, add it with samlkeyd cert add, and point the keystore
-property at it (or let an IdP-visible rollover do it: publish, then promote).`,
+property at it (or let an IdP-visible rollover do it: publish, then promote).
+
+For a pkcs11 record the new key pair is generated inside the record's token
+(sensitive, not extractable; pkcs11.module, the record's PIN) under --label,
+and the CSR is signed through the token; no keystore file is written. The new
+key's URI is printed. Then have the CA sign the CSR and add the reply as the
+new key's chain: samlkeyd cert add --type pkcs11 --uri URI --pin-file F
+--file chain.pem, and publish it (samlkeyd rotate publish --record).`,
 		Args: cobra.ExactArgs(1),
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&out, "keystore-out", "", "the new keystore file (required)")
+	var label string
+	fs.StringVar(&out, "keystore-out", "", "the new keystore file (required for keystore records)")
+	fs.StringVar(&label, "label", "", "pkcs11 records: label of the new key in the token (default: the old label and today's date)")
 	fs.StringVar(&csrOut, "out", "", "write the CSR here instead of stdout")
 	fs.IntVar(&validity, "validity", 365, "validity in days of the placeholder self-signed certificate")
 	storePass := addPasswordFlags(fs, "storepass", "password of the new keystore")
-	_ = cmd.MarkFlagRequired("keystore-out")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return a.withStore(cmd.Context(), func(s *store.Store) error {
 			rec, err := s.Record(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if rec.Type == store.TypePKCS11 {
+				return a.renewPKCS11(cmd, rec, label, validity, csrOut)
+			}
+			if out == "" {
+				return errors.New(`required flag(s) "keystore-out" not set`)
 			}
 			if !rec.Type.IsKeystore() {
 				return fmt.Errorf("certificate record %s (%q) is a %s, not a keystore", rec.ID, rec.Name, rec.Type)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/samlkeyd/samlkeyd/config"
+	"github.com/samlkeyd/samlkeyd/daemon"
 	"github.com/samlkeyd/samlkeyd/internal/buildinfo"
 )
 
@@ -23,7 +24,8 @@ type app struct {
 	data          string
 	databaseURL   string
 	masterKeyFile string
-	flags         *pflag.FlagSet // the running command's parsed flags, for config.Load
+	flags         *pflag.FlagSet     // the running command's parsed flags, for config.Load
+	built         []*daemon.Snapshot // snapshots the command built, whose token keys close when it ends
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -47,6 +49,11 @@ func (a *app) root() *cobra.Command {
 	// remember the running command's (it includes the global flags).
 	a.flags = root.Flags()
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { a.flags = cmd.Flags() }
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		for _, s := range a.built {
+			s.CloseTokens() // log the token sessions out
+		}
+	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "YAML config file (default: none; SAMLKEYD_* environment variables apply)")
 	pf.StringVar(&a.data, "data", "", "data directory: SQLite store and master key (default ./samlkeyd-data)")

@@ -182,5 +182,6 @@ func (a *app) buildSnapshot(ctx context.Context, cmd *cobra.Command, edit func(*
 	if err != nil {
 		return err
 	}
+	a.built = append(a.built, snap) // its token keys are closed when the command ends
 	return fn(snap, st)
 }

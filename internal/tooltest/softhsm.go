@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -66,4 +67,42 @@ func (s *SoftHSM) InitToken(t testing.TB, label, pin, soPIN string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("softhsm2-util --init-token %s: %v\n%s", label, err, out)
 	}
+}
+
+// KeyAccess returns the flags of the "Access:" line pkcs11-tool -O prints
+// for the private key labelled label in token (logged in with pin): a key
+// that stays in the token has "sensitive" and not "extractable" (and
+// "always sensitive", "never extractable" when it was generated so). It
+// fails the test when pkcs11-tool (Debian: opensc) shows no such key.
+func (s *SoftHSM) KeyAccess(t testing.TB, token, pin, label string) map[string]bool {
+	t.Helper()
+	cmd := exec.Command(Path(t, "pkcs11-tool"), "--module", s.Module, "--token-label", token, "--login", "--pin", pin, "-O", "--type", "privkey")
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+s.Conf)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkcs11-tool -O: %v\n%s", err, out)
+	}
+	for _, b := range strings.Split(string(out), "Private Key Object") {
+		if field(b, "label:") != label {
+			continue
+		}
+		flags := map[string]bool{}
+		for _, f := range strings.Split(field(b, "Access:"), ",") {
+			flags[strings.TrimSpace(f)] = true
+		}
+		return flags
+	}
+	t.Fatalf("pkcs11-tool -O shows no private key labelled %q:\n%s", label, out)
+	return nil
+}
+
+// field returns what follows prefix on the first line of s that starts
+// with it (after spaces).
+func field(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), prefix); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }

@@ -162,6 +162,23 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	return sig, nil
 }
 
+// Check asks the token whether the key is still there: it looks the key
+// pair up again through one of the key's sessions. A token removed, a
+// session lost or a closed key is an error wrapping ErrTokenGone (or the
+// token's code), a token that no longer holds the key ErrKeyNotFound; the
+// caller then tries Reconnect.
+func (k *Key) Check() error {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.h == nil {
+		return fmt.Errorf("check %s: %w", k.opts.URI, ErrTokenGone)
+	}
+	if err := k.h.check(k.opts.URI); err != nil {
+		return fmt.Errorf("check %s: %w", k.opts.URI, err)
+	}
+	return nil
+}
+
 // Reconnect closes the key's sessions and opens the token again, as after
 // the token was removed and put back. On failure the key stays closed and
 // operations fail with ErrTokenGone until a Reconnect succeeds.
@@ -194,6 +211,25 @@ func (k *Key) Close() error {
 	if k.h != nil {
 		k.h.close()
 		k.h = nil
+	}
+	return nil
+}
+
+// Delete destroys the key pair and the token's certificate with the key's
+// id and label, then closes k. It undoes a Generate whose key was never
+// used (a rotation whose record could not be stored); a key some record
+// names must never be deleted. The error says which objects may be left.
+func (k *Key) Delete() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.h == nil {
+		return fmt.Errorf("delete %s: %w", k.opts.URI, ErrTokenGone)
+	}
+	err := k.h.destroy(k.opts.URI)
+	k.h.close()
+	k.h = nil
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", k.opts.URI, err)
 	}
 	return nil
 }

@@ -20,8 +20,9 @@ const maxObjects = 1000
 // List returns the initialised tokens module shows and, with o.PIN, the key pairs and
 // certificates of the token o.Token names (or of the only token). Key
 // values are never read: only labels, ids, types, sizes and flags. In a
-// process that is logged into the token already (a Key is open), the PIN is
-// not checked again: PKCS#11 login state is per process.
+// process that is logged into the token already (a Key is open), the token
+// does not check the PIN again (PKCS#11 login state is per process): it is
+// compared with the PIN that logged in (see logins).
 func List(module string, o ListOptions) ([]TokenInfo, error) {
 	moduleMu.Lock()
 	defer moduleMu.Unlock()
@@ -50,7 +51,7 @@ func List(module string, o ListOptions) ([]TokenInfo, error) {
 		case len(tokens) > 1:
 			return fmt.Errorf("%d tokens: name the one to log into with --token", len(tokens))
 		}
-		return listObjects(ctx, &tokens[0], o)
+		return listObjects(ctx, module, &tokens[0], o)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list module %q: %w", module, err)
@@ -59,7 +60,7 @@ func List(module string, o ListOptions) ([]TokenInfo, error) {
 }
 
 // listObjects logs into t and reads its private keys and certificates.
-func listObjects(ctx *p11.Ctx, t *TokenInfo, o ListOptions) error {
+func listObjects(ctx *p11.Ctx, module string, t *TokenInfo, o ListOptions) error {
 	sh, err := ctx.OpenSession(t.Slot, p11.CKF_SERIAL_SESSION)
 	if err != nil {
 		return fmt.Errorf("token %q: open session: %w", t.Label, classify(err))
@@ -67,10 +68,15 @@ func listObjects(ctx *p11.Ctx, t *TokenInfo, o ListOptions) error {
 	defer func() { _ = ctx.CloseSession(sh) }()
 	err = ctx.Login(sh, p11.CKU_USER, string(o.PIN.Reveal()))
 	var code p11.Error
+	id := loginID(module, t.Label, t.Serial)
 	switch {
 	case err == nil:
+		logins.remember(id, o.PIN)
 		defer func() { _ = ctx.Logout(sh) }()
 	case errors.As(err, &code) && code == p11.CKR_USER_ALREADY_LOGGED_IN:
+		if err := logins.check(id, o.PIN); err != nil {
+			return fmt.Errorf("token %q: log in: %w", t.Label, err)
+		}
 	default:
 		return fmt.Errorf("token %q: log in: %w", t.Label, classify(err))
 	}

@@ -15,6 +15,8 @@ func openHandle(Options) (*handle, *x509.Certificate, error) { return nil, nil, 
 
 func (*handle) public() crypto.PublicKey                               { return nil }
 func (*handle) close()                                                 {}
+func (*handle) destroy(URI) error                                      { return ErrNoCgo }
+func (*handle) check(URI) error                                        { return ErrNoCgo }
 func (*handle) sign([]byte, crypto.SignerOpts) ([]byte, error)         { return nil, ErrNoCgo }
 func (*handle) decrypt(io.Reader, []byte, decryptMode) ([]byte, error) { return nil, ErrNoCgo }
 

@@ -66,9 +66,16 @@ func openContext(o Options) (*crypto11.Context, error) {
 	}
 	moduleMu.Lock()
 	defer moduleMu.Unlock()
-	slot, err := findSlot(o.Module, o.URI)
+	slot, id, loggedIn, err := findSlot(o.Module, o.URI)
 	if err != nil {
 		return nil, err
+	}
+	if loggedIn {
+		// C_Login would answer CKR_USER_ALREADY_LOGGED_IN without
+		// checking the PIN: compare it with the one that logged in.
+		if err := logins.check(id, o.PIN); err != nil {
+			return nil, fmt.Errorf("log in: %w", err)
+		}
 	}
 	s := int(slot)
 	ctx, err := crypto11.Configure(&crypto11.Config{
@@ -81,38 +88,55 @@ func openContext(o Options) (*crypto11.Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log in: %w", classify(err))
 	}
+	if !loggedIn {
+		logins.remember(id, o.PIN) // the token checked it
+	}
 	return ctx, nil
 }
 
-// findSlot returns the slot of the one token matching u's token attributes.
-// The caller holds moduleMu.
-func findSlot(module string, u URI) (uint, error) {
-	var slot uint
-	err := withModule(module, func(ctx *p11.Ctx) error {
+// findSlot returns the slot of the one token matching u's token
+// attributes, the token's identity for logins, and whether this process is
+// logged into it already. The caller holds moduleMu.
+func findSlot(module string, u URI) (slot uint, id string, loggedIn bool, err error) {
+	err = withModule(module, func(ctx *p11.Ctx) error {
 		slots, err := ctx.GetSlotList(true)
 		if err != nil {
 			return fmt.Errorf("list slots: %w", classify(err))
 		}
 		var found []uint
+		var info p11.TokenInfo
 		for _, s := range slots {
 			ti, err := ctx.GetTokenInfo(s)
 			if err != nil {
 				continue
 			}
 			if ti.Flags&p11.CKF_TOKEN_INITIALIZED != 0 && tokenMatches(u, ti) {
-				found = append(found, s)
+				found, info = append(found, s), ti
 			}
 		}
 		switch len(found) {
 		case 0:
 			return fmt.Errorf("module %q: %w (samlkeyd pkcs11 list --module shows the tokens)", module, ErrTokenNotFound)
 		case 1:
-			slot = found[0]
+			slot, id = found[0], loginID(module, info.Label, info.SerialNumber)
+			loggedIn = userLoggedIn(ctx, slot)
 			return nil
 		}
 		return fmt.Errorf("module %q: %d tokens match: add serial= to the URI: %w", module, len(found), ErrTokenNotFound)
 	})
-	return slot, err
+	return slot, id, loggedIn, err
+}
+
+// userLoggedIn reports whether this process is logged into the token in
+// slot as the user: a new session starts in the user state then.
+func userLoggedIn(ctx *p11.Ctx, slot uint) bool {
+	sh, err := ctx.OpenSession(slot, p11.CKF_SERIAL_SESSION)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = ctx.CloseSession(sh) }()
+	si, err := ctx.GetSessionInfo(sh)
+	return err == nil && (si.State == p11.CKS_RO_USER_FUNCTIONS || si.State == p11.CKS_RW_USER_FUNCTIONS)
 }
 
 // withModule loads and initialises module for f, or reuses it when this
@@ -156,6 +180,31 @@ func (h *handle) close() {
 	moduleMu.Lock()
 	defer moduleMu.Unlock()
 	_ = h.ctx.Close()
+}
+
+// check finds the key pair on the token again through a pooled session.
+func (h *handle) check(u URI) error {
+	found, err := h.ctx.FindKeyPairs(u.ID, labelBytes(u.Object))
+	if err != nil {
+		return classify(err)
+	}
+	for _, s := range found {
+		if publicKeysEqual(s.Public(), h.public()) {
+			return nil
+		}
+	}
+	return ErrKeyNotFound
+}
+
+// destroy destroys the key pair and the certificates with u's id and label.
+func (h *handle) destroy(u URI) error {
+	if err := h.signer.Delete(); err != nil {
+		return fmt.Errorf("destroy key pair: %w", classify(err))
+	}
+	if err := h.ctx.DeleteCertificate(u.ID, labelBytes(u.Object), nil); err != nil {
+		return fmt.Errorf("destroy certificate: %w", classify(err))
+	}
+	return nil
 }
 
 func (h *handle) sign(digest []byte, opts crypto.SignerOpts) ([]byte, error) {
