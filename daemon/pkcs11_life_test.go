@@ -3,7 +3,6 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,12 +12,10 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -237,7 +234,6 @@ func TestPKCS11DaemonMTLS(t *testing.T) {
 // clientCA, and returns its address and certificate.
 func sServer(t *testing.T, clientCA *x509.Certificate) (string, *x509.Certificate) {
 	t.Helper()
-	openssl := tooltest.Path(t, "openssl")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -262,38 +258,6 @@ func sServer(t *testing.T, clientCA *x509.Certificate) (string, *x509.Certificat
 			t.Fatal(err)
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	cmd := exec.Command(openssl, "s_server", "-accept", addr, "-cert", filepath.Join(dir, "srv.pem"), "-key", filepath.Join(dir, "key.pem"),
-		"-CAfile", filepath.Join(dir, "ca.pem"), "-Verify", "1", "-verify_return_error", "-www")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "ACCEPT") {
-				close(ready)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("openssl s_server on %s did not start", addr)
-	}
+	addr := tooltest.StartSServer(t, filepath.Join(dir, "srv.pem"), filepath.Join(dir, "key.pem"), filepath.Join(dir, "ca.pem"))
 	return addr, cert
 }

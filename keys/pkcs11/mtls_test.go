@@ -3,14 +3,11 @@
 package pkcs11
 
 import (
-	"bufio"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,7 +59,6 @@ func TestPKCS11MTLSClientAgainstOpenSSL(t *testing.T) {
 // certificate issued by (here: equal to) clientCA.
 func startSServer(t *testing.T, clientCA *x509.Certificate) string {
 	t.Helper()
-	openssl := tooltest.Path(t, "openssl")
 	dir := t.TempDir()
 	srv, err := keys.Generate(keys.GenerateOptions{Alias: "srv", DName: "CN=localhost"})
 	if err != nil {
@@ -81,38 +77,5 @@ func startSServer(t *testing.T, clientCA *x509.Certificate) string {
 		}
 	}
 	keyFile := writePEM(t, "PRIVATE KEY", keyDER)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	cmd := exec.Command(openssl, "s_server", "-accept", fmt.Sprintf("127.0.0.1:%d", port), "-cert", filepath.Join(dir, "srv.pem"), "-key", keyFile,
-		"-CAfile", filepath.Join(dir, "ca.pem"), "-Verify", "1", "-verify_return_error", "-www")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "ACCEPT") {
-				close(ready)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("openssl s_server did not start")
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port)
+	return tooltest.StartSServer(t, filepath.Join(dir, "srv.pem"), keyFile, filepath.Join(dir, "ca.pem"))
 }
