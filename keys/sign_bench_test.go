@@ -6,8 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,7 +40,7 @@ func BenchmarkSign(b *testing.B) {
 	})
 	// One token key for the pkcs11 sub-benchmarks, made outside their timers.
 	var key *pkcs11.Key
-	if softHSMPresent() {
+	if tooltest.SoftHSMAvailable() {
 		key = softHSMKey(b)
 	}
 	pkcs11Bench := func(name string, f func(b *testing.B, s crypto.Signer)) {
@@ -91,18 +89,6 @@ func benchConcurrent(b *testing.B, s crypto.Signer, digest []byte, n int) {
 	for err := range errs {
 		b.Fatal(err)
 	}
-}
-
-func softHSMPresent() bool {
-	if _, err := exec.LookPath("softhsm2-util"); err != nil {
-		return false
-	}
-	for _, m := range tooltest.SoftHSMModules {
-		if _, err := os.Stat(m); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // softHSMKey generates an RSA-2048 key in a fresh SoftHSM2 token.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
-	"os"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,18 +63,6 @@ func benchBackends() []benchBackend {
 				Signer: token.Signer(), Chain: token.Chain()}
 		}},
 	}
-}
-
-func softHSMPresent() bool {
-	if _, err := exec.LookPath("softhsm2-util"); err != nil {
-		return false
-	}
-	for _, m := range tooltest.SoftHSMModules {
-		if _, err := os.Stat(m); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // benchTokenKey generates an RSA-2048 key (and its certificate, valid past
@@ -195,7 +181,7 @@ func attrCount(a *Assertion) int {
 // pool, and reports the signatures per second (wall time).
 func BenchmarkPKCS11Throughput(b *testing.B) {
 	var token *pkcs11.Key
-	if softHSMPresent() {
+	if tooltest.SoftHSMAvailable() {
 		token = benchTokenKey(b)
 	}
 	for _, n := range []int{1, 4, 16} {

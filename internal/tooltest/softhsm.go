@@ -106,3 +106,17 @@ func field(s, prefix string) string {
 	}
 	return ""
 }
+
+// SoftHSMAvailable reports whether softhsm2-util and the module are
+// installed, for benchmarks that add a pkcs11 case only when they are.
+func SoftHSMAvailable() bool {
+	if _, err := exec.LookPath("softhsm2-util"); err != nil {
+		return false
+	}
+	for _, m := range SoftHSMModules {
+		if _, err := os.Stat(m); err == nil {
+			return true
+		}
+	}
+	return false
+}
